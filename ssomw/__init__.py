@@ -1,0 +1,70 @@
+"""ssomw: a single sign-on gateway for nginx ``auth_request``.
+
+``create_app(config)`` builds the Flask application for the gateway's pages (sign-in, logout,
+health); ``ssomw.wsgi`` wraps it with the auth hot path and the middleware stack.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from .config import Config
+from .runtime import Runtime
+from .session.flow import StoreSessionInterface
+from .store.base import StoreUnavailable
+
+log = logging.getLogger("ssomw")
+FLOW_LIFETIME = 600
+
+
+def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
+    """The Flask app for the gateway's own pages, mounted under ``server.path_prefix``."""
+    from .views import health, login, logout, pages
+    from .views.pages import error_page
+
+    runtime = runtime or Runtime.build(config)
+    app = Flask(__name__, static_url_path=f"{config.prefix}/static")
+    session = config["session"]
+    app.config.update(
+        SECRET_KEY=session["secret_keys"][0],
+        SESSION_COOKIE_NAME=f"{session['name']}_flow",
+        SESSION_COOKIE_PATH=config.prefix,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=session["secure"],
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_REFRESH_EACH_REQUEST=False,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=FLOW_LIFETIME),
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.extensions["ssomw"] = runtime
+    app.session_interface = StoreSessionInterface(app, runtime.store, FLOW_LIFETIME)
+    for blueprint in (login.bp, logout.bp, health.bp, pages.bp):
+        app.register_blueprint(blueprint, url_prefix=config.prefix)
+
+    @app.errorhandler(StoreUnavailable)
+    def store_down(exc: StoreUnavailable) -> Any:
+        runtime.outage.failed("page", exc)
+        return error_page("SERVICE_UNAVAILABLE", 503)
+
+    @app.errorhandler(404)
+    def not_found(exc: Exception) -> Any:
+        return error_page("NOT_FOUND", 404)
+
+    @app.errorhandler(405)
+    def not_allowed(exc: Exception) -> Any:
+        return error_page("BAD_REQUEST", 405)
+
+    @app.errorhandler(400)
+    def bad_request(exc: Exception) -> Any:
+        return error_page("BAD_REQUEST", 400)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error")
+        return error_page("INTERNAL_ERROR", 500)
+
+    return app

@@ -1,0 +1,87 @@
+"""Configuration: load YAML, resolve secrets, validate, and hand out a read-only Config.
+
+``load_config(path)`` either returns a fully valid Config or raises ConfigInvalid listing every
+problem; there is no half-loaded state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core.policy import Policy
+from .errors import ConfigError, ConfigInvalid
+from .loader import parse_yaml, read_file, resolve_secrets
+from .validate import validate
+
+DEFAULT_PATH = Path("conf/ssomw.yaml")
+
+__all__ = ["Config", "ConfigError", "ConfigInvalid", "load_config", "config_path", "from_text"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration; sections are plain dicts with defaults filled in."""
+
+    data: dict[str, Any]
+    source: Path | None = None
+    policy: Policy = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "policy", Policy.build(self.data["apps"]))
+
+    def __getitem__(self, section: str) -> Any:
+        return self.data[section]
+
+    @property
+    def prefix(self) -> str:
+        return self.data["server"]["path_prefix"]
+
+    @property
+    def providers(self) -> dict[str, dict[str, Any]]:
+        return {p["id"]: p for p in self.data["providers"]}
+
+    def provider(self, provider_id: str) -> dict[str, Any] | None:
+        return self.providers.get(provider_id)
+
+    @property
+    def default_provider(self) -> str:
+        return self.data["routing"].get("default") or self.data["providers"][0]["id"]
+
+
+def config_path(explicit: str | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """``-c FILE``, else ``$SSOMW_CONFIG``, else ``conf/ssomw.yaml`` (contract §1)."""
+    env = os.environ if env is None else env
+    return Path(explicit or env.get("SSOMW_CONFIG") or DEFAULT_PATH)
+
+
+def build(raw: Any, source: Path | None, env: Mapping[str, str] | None) -> Config:
+    base_dir = source.parent if source else None
+    resolved, errors = resolve_secrets(raw, env, base_dir)
+    if errors:
+        raise ConfigInvalid(errors)
+    data, errors = validate(resolved)
+    if errors or data is None:
+        raise ConfigInvalid(errors)
+    store = data["store"]
+    if store["backend"] == "sqlite" and base_dir and not Path(store["path"]).is_absolute():
+        store["path"] = str(base_dir / store["path"])
+    return Config(data, source)
+
+
+def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Config:
+    path = Path(path)
+    raw, errors = read_file(path)
+    if errors:
+        raise ConfigInvalid(errors)
+    return build(raw, path, env)
+
+
+def from_text(text: str, env: Mapping[str, str] | None = None) -> Config:
+    raw, errors = parse_yaml(text)
+    if errors:
+        raise ConfigInvalid(errors)
+    return build(raw, None, env)

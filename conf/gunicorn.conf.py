@@ -1,0 +1,15 @@
+"""gunicorn settings for people who run gunicorn themselves:
+
+    SSOMW_CONFIG=/etc/ssomw/ssomw.yaml gunicorn -c conf/gunicorn.conf.py 'ssomw.wsgi:create_app()'
+
+The same settings `ssomw serve` uses (see ssomw/serve.py for why); override any below.
+"""
+
+import os
+
+from ssomw.serve import default_options
+
+globals().update(default_options(
+    bind=os.environ.get("SSOMW_BIND", "127.0.0.1:4180"),
+    workers=int(os.environ["SSOMW_WORKERS"]) if os.environ.get("SSOMW_WORKERS") else None,
+))

@@ -1,0 +1,91 @@
+"""The ``ssomw`` command (contract §1)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .config import ConfigInvalid, config_path, load_config
+
+CONFIG_OPTION = click.option("-c", "--config", "config_file", metavar="FILE",
+                             help="config file (default: $SSOMW_CONFIG, else conf/ssomw.yaml)")
+
+
+def load_or_exit(config_file: str | None):
+    path = config_path(config_file)
+    try:
+        return load_config(path)
+    except ConfigInvalid as exc:
+        click.echo(f"{path}: configuration is invalid:", err=True)
+        for error in exc.errors:
+            click.echo(f"  {error}", err=True)
+        sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """ssomw: single sign-on gateway for nginx auth_request."""
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--bind", default="127.0.0.1:4180", show_default=True, metavar="HOST:PORT")
+@click.option("--workers", type=int, default=None, help="default: number of CPU cores")
+def serve(config_file: str | None, bind: str, workers: int | None) -> None:
+    """Run the gateway under gunicorn."""
+    from .serve import run
+
+    config = load_or_exit(config_file)
+    assert config.source is not None
+    os.environ["SSOMW_CONFIG"] = str(config.source.resolve())
+    run(bind=bind, workers=workers)
+
+
+@main.command()
+@CONFIG_OPTION
+def check(config_file: str | None) -> None:
+    """Validate a config: print every error with its path; exit 0 valid, 2 invalid."""
+    path = config_path(config_file)
+    load_or_exit(config_file)
+    click.echo(f"{path}: OK")
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--app", "app_ids", multiple=True, metavar="ID", help="only these apps")
+@click.option("--listen", default="443 ssl", show_default=True, help="nginx listen parameters")
+@click.option("--gateway", default="127.0.0.1:4180", show_default=True,
+              help="where the gateway listens")
+@click.option("--cache-path", default="/var/cache/nginx/ssomw", show_default=True)
+@click.option("--no-cache", is_flag=True, help="do not cache auth decisions in nginx")
+@click.option("--snippets", "snippet_dir", default=None, metavar="DIR",
+              help="include snippet files from DIR instead of printing them inline")
+def nginx(config_file: str | None, app_ids: tuple[str, ...], listen: str, gateway: str,
+          cache_path: str, no_cache: bool, snippet_dir: str | None) -> None:
+    """Print the nginx configuration for the configured apps."""
+    from .nginxconf import full_config
+
+    config = load_or_exit(config_file)
+    unknown = set(app_ids) - {a["id"] for a in config["apps"]}
+    if unknown:
+        raise click.UsageError(f"unknown app id(s): {', '.join(sorted(unknown))}")
+    click.echo(full_config(config, gateway=gateway, listen=listen, cache_path=cache_path,
+                           snippet_dir=snippet_dir, cache=not no_cache,
+                           app_ids=app_ids or None), nl=False)
+
+
+@main.command()
+@click.option("--port", type=int, default=8080, show_default=True, help="nginx port")
+@click.option("--workdir", type=click.Path(path_type=Path), default=None)
+def demo(port: int, workdir: Path | None) -> None:
+    """Run the whole stack on loopback and print what to try."""
+    from .demo import run_demo
+
+    run_demo(port=port, workdir=workdir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""The configuration schema: one JSON Schema, published as-is at ``/sso/api/v1/schema``.
+
+Each section is a small function returning its schema with defaults beside the keys, so the
+documentation (``conf/ssomw.example.yaml``), validation and default-filling share one source.
+Sections that later work fills in are declared empty: any key there is an error rather than a
+setting that silently does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DURATION = {
+    "description": "seconds, or a number with a unit: 90s, 30m, 12h, 7d",
+    "oneOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[smhd]?\s*$"},
+    ],
+}
+ID = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,62}$"}
+HEADER_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$"}
+URL = {"type": "string", "pattern": r"^https?://[^\s/?#]+[^\s]*$"}
+STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
+
+# Keys whose values are secrets: redacted on export, never logged.
+SECRET_KEYS = frozenset({"client_secret", "secret_keys", "bind_password", "password", "hash"})
+
+
+def obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An object schema that rejects unknown keys (a typo must never be ignored)."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(required),
+        "additionalProperties": False,
+    }
+
+
+def later() -> dict[str, Any]:
+    """A section reserved in the contract whose settings are not implemented yet."""
+    section = obj({})
+    section["description"] = "reserved; no settings are supported in this version"
+    return section
+
+
+def server() -> dict[str, Any]:
+    return obj({
+        "path_prefix": {"type": "string", "pattern": r"^/[A-Za-z0-9._~-]+$", "default": "/sso"},
+        "public_url": {**URL, "description": "the gateway's own external base URL; "
+                       "when unset, built from the host of the request being signed in"},
+        "trusted_proxies": {**STRINGS, "default": []},
+        "allowed_redirect_hosts": {**STRINGS, "default": []},
+    })
+
+
+def store() -> dict[str, Any]:
+    return obj({
+        "backend": {"enum": ["sqlite", "redis"], "default": "sqlite"},
+        "path": {"type": "string", "default": "/var/lib/ssomw/ssomw.db"},
+        "url": {"type": "string", "pattern": r"^(redis|rediss|unix|redis\+sentinel)://"},
+        "key_prefix": {"type": "string", "default": "ssomw:"},
+        "socket_timeout": {"type": "number", "exclusiveMinimum": 0, "default": 0.5},
+        "outage_log_interval": {**DURATION, "default": 30},
+    })
+
+
+def session() -> dict[str, Any]:
+    return obj({
+        "name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$", "default": "ssomw_session"},
+        "domain": {"type": "string"},
+        "secure": {"type": "boolean", "default": True},
+        "samesite": {"enum": ["Lax", "Strict", "None"], "default": "Lax"},
+        "idle_timeout": {**DURATION, "default": "1h"},
+        "max_lifetime": {**DURATION, "default": "12h"},
+        "secret_keys": {
+            "type": "array", "minItems": 1,
+            "items": {"type": "string", "minLength": 32},
+            "description": "first signs, all verify (rotation)",
+        },
+        "refresh_tokens": {"type": "boolean", "default": False},
+    }, required=("secret_keys",))
+
+
+def headers() -> dict[str, Any]:
+    names = {
+        "user": "X-Auth-Request-User",
+        "email": "X-Auth-Request-Email",
+        "preferred_username": "X-Auth-Request-Preferred-Username",
+        "name": "X-Auth-Request-Name",
+        "groups": "X-Auth-Request-Groups",
+        "provider": "X-Auth-Request-Provider",
+    }
+    return obj({key: {**HEADER_NAME, "default": value} for key, value in names.items()})
+
+
+def provider() -> dict[str, Any]:
+    endpoint = {**URL}
+    return obj({
+        "id": ID,
+        "name": {"type": "string"},
+        "issuer": URL,
+        "authorization_endpoint": endpoint,
+        "token_endpoint": endpoint,
+        "userinfo_endpoint": endpoint,
+        "jwks_uri": endpoint,
+        "end_session_endpoint": endpoint,
+        "client_id": {"type": "string", "minLength": 1},
+        "client_secret": {"type": "string"},
+        "token_auth": {"enum": ["client_secret_basic", "client_secret_post"],
+                       "default": "client_secret_basic"},
+        "scopes": {**STRINGS, "default": ["openid", "email", "profile"]},
+        "pkce": {"type": "boolean", "default": True},
+        "auth_params": {"type": "object", "additionalProperties": {"type": "string"},
+                        "default": {}},
+        "claims": {**obj({
+            "username": {"type": "string", "default": "preferred_username"},
+            "email": {"type": "string", "default": "email"},
+            "name": {"type": "string", "default": "name"},
+            "groups": {"type": "string", "default": "groups"},
+        }), "default": {}},
+        "logout": {**obj({
+            "rp_initiated": {"type": "boolean", "default": True},
+            "backchannel": {"type": "boolean", "default": True},
+            "frontchannel": {"type": "boolean", "default": False},
+        }), "default": {}},
+        "id_token_signed_response_alg": {
+            "enum": ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+                     "ES512", "EdDSA", "HS256", "HS384", "HS512"]},
+        "timeout": {"type": "number", "exclusiveMinimum": 0, "default": 5},
+        "leeway": {**DURATION, "default": 60},
+    }, required=("id", "issuer", "client_id"))
+
+
+def routing() -> dict[str, Any]:
+    return obj({"default": ID})
+
+
+def rule() -> dict[str, Any]:
+    return obj({
+        "paths": STRINGS,
+        "methods": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Z]+$"}},
+        "networks": STRINGS,
+        "policy": {"enum": ["bypass", "authenticated", "deny"]},
+        "groups": STRINGS,
+    }, required=("policy",))
+
+
+def app() -> dict[str, Any]:
+    return obj({
+        "id": ID,
+        "name": {"type": "string"},
+        "hosts": {**STRINGS, "minItems": 1},
+        "path_prefix": {"type": "string", "pattern": r"^/", "default": "/"},
+        "sso": {"type": "boolean", "default": True},
+        "providers": STRINGS,
+        "allowed_groups": {**STRINGS, "default": []},
+        "denied_action": {"enum": ["forbidden", "passthrough"], "default": "forbidden"},
+        "rules": {"type": "array", "items": rule(), "default": []},
+        "upstream": {**URL, "description": "where nginx sends the app's traffic "
+                     "(used only by `ssomw nginx` to print a ready server block)"},
+    }, required=("id", "hosts"))
+
+
+def logging_() -> dict[str, Any]:
+    return obj({
+        "level": {"enum": ["debug", "info", "warning", "error"], "default": "info"},
+        "format": {"enum": ["json", "text"], "default": "json"},
+    })
+
+
+def config_schema() -> dict[str, Any]:
+    """The whole document: contract §4's top-level keys, nothing else."""
+    root = obj({
+        "server": {**server(), "default": {}},
+        "store": {**store(), "default": {}},
+        "session": session(),
+        "headers": {**headers(), "default": {}},
+        "providers": {"type": "array", "items": provider(), "minItems": 1},
+        "routing": {**routing(), "default": {}},
+        "apps": {"type": "array", "items": app(), "minItems": 1},
+        "groups": later(),
+        "directory": later(),
+        "profile": later(),
+        "emergency": later(),
+        "templates": later(),
+        "admin": later(),
+        "metrics": later(),
+        "logging": {**logging_(), "default": {}},
+    }, required=("session", "providers", "apps"))
+    root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    root["title"] = "ssomw configuration"
+    return root

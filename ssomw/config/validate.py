@@ -1,0 +1,152 @@
+"""Validation: every problem with its path, and no side effects.
+
+Three passes over plain data: the JSON Schema (types, unknown keys), then defaults and
+normalisation (durations to seconds), then cross-references the schema cannot express
+(unique ids, provider references, regexes and networks compiled by the policy builder).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+
+from ..core.networks import parse_networks
+from ..core.policy import Policy, PolicyError
+from .errors import ConfigError
+from .schema import config_schema
+
+UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+DURATION_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+@lru_cache(maxsize=1)
+def validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(config_schema())
+
+
+def format_path(parts: Iterable[Any]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def schema_errors(data: Any) -> list[ConfigError]:
+    """Schema problems, phrased for an operator rather than as JSON Schema jargon."""
+    errors = []
+    for err in validator().iter_errors(data):
+        path = format_path(err.absolute_path)
+        if err.validator == "additionalProperties":
+            allowed = err.schema.get("properties", {})
+            for key in err.instance:
+                if key not in allowed:
+                    where = f"{path}.{key}" if err.absolute_path else str(key)
+                    known = ", ".join(sorted(allowed)) or "none in this version"
+                    errors.append(ConfigError(where, f"unknown key (known keys: {known})"))
+        elif err.validator == "required":
+            missing = err.message.split("'")[1]
+            where = f"{path}.{missing}" if err.absolute_path else missing
+            errors.append(ConfigError(where, "is required"))
+        elif err.validator == "oneOf":
+            errors.append(ConfigError(path, "must be a duration: seconds, or 90s, 30m, 12h, 7d"))
+        elif err.validator == "pattern":
+            errors.append(ConfigError(path, f"{err.instance!r} has an invalid format"))
+        else:
+            errors.append(ConfigError(path, err.message))
+    return errors
+
+
+def fill_defaults(data: Any, schema: dict[str, Any]) -> Any:
+    """Return a copy of ``data`` with the schema's defaults filled in, recursively."""
+    if isinstance(data, dict) and "properties" in schema:
+        out = dict(data)
+        for key, sub in schema["properties"].items():
+            if key not in out and "default" in sub:
+                out[key] = copy.deepcopy(sub["default"])
+            if key in out:
+                out[key] = fill_defaults(out[key], sub)
+        return out
+    if isinstance(data, list) and isinstance(schema.get("items"), dict):
+        return [fill_defaults(item, schema["items"]) for item in data]
+    return data
+
+
+def to_seconds(value: Any) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = DURATION_TEXT.match(str(value))
+    assert match, "schema guarantees the duration format"
+    return float(match.group(1)) * UNITS[match.group(2)]
+
+
+def normalise(data: dict[str, Any]) -> None:
+    """Turn durations into seconds in place (on a private copy)."""
+    for section, key in (("session", "idle_timeout"), ("session", "max_lifetime"),
+                         ("store", "outage_log_interval")):
+        data[section][key] = to_seconds(data[section][key])
+    for provider in data["providers"]:
+        provider["leeway"] = to_seconds(provider["leeway"])
+
+
+def cross_checks(data: dict[str, Any]) -> list[ConfigError]:
+    errors: list[ConfigError] = []
+    provider_ids = [p["id"] for p in data["providers"]]
+    errors += duplicates("providers", provider_ids)
+    errors += duplicates("apps", [a["id"] for a in data["apps"]])
+    known = set(provider_ids)
+    for i, app in enumerate(data["apps"]):
+        for j, ref in enumerate(app.get("providers", [])):
+            if ref not in known:
+                errors.append(ConfigError(f"apps[{i}].providers[{j}]", f"unknown provider {ref!r}"))
+    default = data["routing"].get("default")
+    if default is not None and default not in known:
+        errors.append(ConfigError("routing.default", f"unknown provider {default!r}"))
+    if default is None and len(known) > 1:
+        errors.append(ConfigError("routing.default", "is required when several providers exist"))
+    session = data["session"]
+    if session["samesite"] == "None" and not session["secure"]:
+        errors.append(ConfigError("session.samesite", "None requires session.secure: true"))
+    if session["idle_timeout"] <= 0 or session["max_lifetime"] <= 0:
+        errors.append(ConfigError("session", "idle_timeout and max_lifetime must be positive"))
+    for i, provider in enumerate(data["providers"]):
+        if "openid" not in provider["scopes"]:
+            errors.append(ConfigError(f"providers[{i}].scopes", "must include 'openid'"))
+        alg = provider.get("id_token_signed_response_alg", "")
+        if alg.startswith("HS") and not provider.get("client_secret"):
+            errors.append(ConfigError(f"providers[{i}].id_token_signed_response_alg",
+                                      "HMAC algorithms need client_secret"))
+    try:
+        parse_networks(data["server"]["trusted_proxies"])
+    except ValueError as exc:
+        errors.append(ConfigError("server.trusted_proxies", str(exc)))
+    try:
+        Policy.build(data["apps"])
+    except PolicyError as exc:
+        errors += [ConfigError(path, message) for path, message in exc.errors]
+    return errors
+
+
+def duplicates(section: str, ids: list[str]) -> list[ConfigError]:
+    seen: set[str] = set()
+    errors = []
+    for i, value in enumerate(ids):
+        if value in seen:
+            errors.append(ConfigError(f"{section}[{i}].id", f"duplicate id {value!r}"))
+        seen.add(value)
+    return errors
+
+
+def validate(data: Any) -> tuple[dict[str, Any] | None, list[ConfigError]]:
+    """Validate resolved data; return (normalised copy, []) or (None, every error)."""
+    errors = schema_errors(data)
+    if errors:
+        return None, errors
+    full = fill_defaults(data, config_schema())
+    normalise(full)
+    errors = cross_checks(full)
+    return (None, errors) if errors else (full, [])

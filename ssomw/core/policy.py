@@ -1,0 +1,478 @@
+"""Apps and access rules (contract §4.4): built once, numbered, first match wins, explainable.
+
+:meth:`Policy.build` turns the validated ``apps:`` list into frozen :class:`App` objects, compiling
+every regex and network once and collecting *every* problem before failing. :meth:`Policy.decide`
+runs on every ``/sso/auth`` request, so it allocates almost nothing: each possible
+:class:`Decision` is made at build time and only picked at request time.
+
+Decisions worth knowing:
+
+* Paths are matched after :func:`normalise_path` (percent-decoding, ``;`` parameters, ``//``,
+  dot segments), because nginx forwards the raw URI and the app normalises it: a rule for
+  ``^/admin`` must also see ``/public/..;/%61dmin``.
+* An identity from a provider the app does not accept gets ``login``, not 403: the user may
+  hold accounts at both, and a new sign-in at an allowed provider is the way in.
+* Group checks: the matching rule's ``groups`` and the app's ``allowed_groups`` must *both*
+  pass (either may be empty); the user needs one group from each non-empty list.
+* ``cache_scope`` is ``"app"`` when no rule looks at path or method, ``"url"`` when one does,
+  and ``"none"`` when a rule looks at the client address: the decision then depends on
+  something neither cache key contains, so it must not be cached.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+from urllib.parse import unquote
+
+from ssomw.core.networks import (
+    Address,
+    Network,
+    in_networks,
+    parse_address,
+    parse_network,
+)
+from ssomw.core.redirects import normalise_host
+
+Outcome = Literal["allow", "bypass", "login", "forbidden", "passthrough"]
+CacheScope = Literal["app", "url", "none"]
+POLICIES = ("bypass", "authenticated", "deny")
+DENIED_ACTIONS = ("forbidden", "passthrough")
+
+
+class PolicyError(ValueError):
+    """Every problem found in the ``apps`` list, as ``(path, message)`` pairs."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{path}: {message}" for path, message in errors))
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: str
+    provider: str
+    groups: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    app_id: str
+    rule_index: int | None
+    reason: str
+    cache_scope: CacheScope
+
+
+@dataclass(frozen=True)
+class Rule:
+    index: int
+    paths: tuple[re.Pattern[str], ...]
+    methods: frozenset[str] | None
+    networks: tuple[Network, ...]
+    policy: str
+    groups: frozenset[str]
+
+    def mismatch(self, method: str, path: str, client_ip: str) -> str | None:
+        """Why this rule does not match the request, or None when it does (for explain)."""
+        if self.methods is not None and method.upper() not in self.methods:
+            return f"method {method.upper()} is not one of {', '.join(sorted(self.methods))}"
+        if self.paths and not _any_search(self.paths, path):
+            patterns = ", ".join(p.pattern for p in self.paths)
+            return f"path {path} matches none of {patterns}"
+        if self.networks:
+            address = parse_address(client_ip)
+            if address is None:
+                return f"client address {client_ip!r} is not an IP address"
+            if not in_networks(address, self.networks):
+                nets = ", ".join(str(n) for n in self.networks)
+                return f"client address {address} is not in {nets}"
+        return None
+
+
+@dataclass(frozen=True)
+class App:
+    id: str
+    hosts: tuple[str, ...]
+    path_prefix: str
+    sso: bool
+    providers: tuple[str, ...] | None
+    allowed_groups: frozenset[str]
+    denied_action: str
+    rules: tuple[Rule, ...]
+    local_login_paths: tuple[str, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict, compare=False)
+    name: str | None = None
+    index: int = 0
+    cache_scope: CacheScope = "app"
+    _plan: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    index: int
+    matched: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    app_id: str
+    checks: tuple[RuleCheck, ...]
+    decision: Decision
+
+
+def normalise_path(path: str) -> str:
+    """The path as an app will most likely understand it, for rule and prefix matching.
+
+    Drops query and fragment, decodes percent-escapes once, strips ``;`` path parameters
+    (servlet containers ignore them, so ``/public/..;/admin`` is ``/admin`` there), merges
+    repeated slashes and removes dot segments, as nginx does for its own locations.
+    """
+    if path.startswith("/") and not _NEEDS_NORMALISING.search(path):
+        return path
+    text = path.split("?", 1)[0].split("#", 1)[0]
+    if "%" in text:
+        text = unquote(text, errors="replace")
+    if ";" in text:
+        text = "/".join(segment.split(";", 1)[0] for segment in text.split("/"))
+    text = _SLASHES.sub("/", "/" + text)
+    segments = text.split("/")[1:]
+    kept: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+    if segments[-1] in (".", ".."):
+        kept.append("")
+    return "/" + "/".join(kept)
+
+
+_NEEDS_NORMALISING = re.compile(r"[%?#;]|//|/\.")
+_SLASHES = re.compile(r"/{2,}")
+
+
+class Policy:
+    """The compiled apps; use :meth:`build`."""
+
+    def __init__(self, apps: tuple[App, ...]) -> None:
+        self.apps = apps
+        self._exact: dict[str, list[App]] = {}
+        self._wildcard: dict[str, list[App]] = {}
+        for app in apps:
+            for host in app.hosts:
+                if host.startswith("*."):
+                    self._wildcard.setdefault(host[2:], []).append(app)
+                else:
+                    self._exact.setdefault(host, []).append(app)
+
+    @classmethod
+    def build(cls, apps: list[dict[str, Any]]) -> Policy:
+        """Compile ``apps``; raises :class:`PolicyError` listing every problem found."""
+        errors: list[tuple[str, str]] = []
+        compiled = _build_apps(apps, errors)
+        if errors:
+            raise PolicyError(errors)
+        for app in compiled:
+            object.__setattr__(app, "_plan", _Plan(app))
+        return cls(tuple(compiled))
+
+    def match_app(self, host: str, path: str) -> App | None:
+        """The app serving ``host`` + ``path``, or None (the caller refuses unknown hosts).
+
+        Among apps whose hosts match, the longest ``path_prefix`` wins (on a segment
+        boundary); on a tie an exact host beats a wildcard, a longer wildcard beats a
+        shorter one, and then the app listed first wins.
+        """
+        name = normalise_host(host)
+        if name is None:
+            return None
+        path = normalise_path(path)
+        best: App | None = None
+        best_key: tuple[int, int, int] = (-1, -1, 0)
+        for app in self._exact.get(name, ()):
+            best, best_key = _better(app, path, len(name) + 1, best, best_key)
+        dot = name.find(".")
+        while dot >= 0:
+            suffix = name[dot + 1:]
+            for app in self._wildcard.get(suffix, ()):
+                best, best_key = _better(app, path, len(suffix), best, best_key)
+            dot = name.find(".", dot + 1)
+        return best
+
+    def decide(self, app: App, method: str, path: str, client_ip: str,
+               identity: Identity | None) -> Decision:
+        """The decision for one request to ``app`` (first matching rule wins)."""
+        plan: _Plan = app._plan
+        if plan.sso_off is not None:
+            return plan.sso_off
+        method = method if method.isupper() else method.upper()
+        path = normalise_path(path)
+        address: Address | None | bool = False  # parsed only if a rule needs it
+        for rule, outcomes in plan.rules:
+            if rule.methods is not None and method not in rule.methods:
+                continue
+            if rule.paths and not _any_search(rule.paths, path):
+                continue
+            if rule.networks:
+                if address is False:
+                    address = parse_address(client_ip)
+                if address is None or not in_networks(address, rule.networks):
+                    continue
+            return outcomes.resolve(identity)
+        return plan.default.resolve(identity)
+
+    def explain(self, app: App, method: str, path: str, client_ip: str,
+                identity: Identity | None) -> Explanation:
+        """The rules checked, in order, with why each did or did not match, and the decision."""
+        decision = self.decide(app, method, path, client_ip, identity)
+        checks: list[RuleCheck] = []
+        if app.sso:
+            normal = normalise_path(path)
+            for rule in app.rules:
+                why_not = rule.mismatch(method, normal, client_ip)
+                if why_not is None:
+                    checks.append(RuleCheck(rule.index, True, f"matched: policy {rule.policy}"))
+                    break
+                checks.append(RuleCheck(rule.index, False, why_not))
+        return Explanation(app.id, tuple(checks), decision)
+
+
+def _any_search(patterns: tuple[re.Pattern[str], ...], path: str) -> bool:
+    for pattern in patterns:
+        if pattern.search(path):
+            return True
+    return False
+
+
+def _better(app: App, path: str, specificity: int, best: App | None,
+            best_key: tuple[int, int, int]) -> tuple[App | None, tuple[int, int, int]]:
+    prefix = app.path_prefix
+    if prefix != "/" and path != prefix and not path.startswith(prefix + "/"):
+        return best, best_key
+    key = (len(prefix), specificity, -app.index)
+    return (app, key) if key > best_key else (best, best_key)
+
+
+class _Outcomes:
+    """Every decision an ``authenticated`` rule (or the default) can reach, made once."""
+
+    def __init__(self, app: App, rule: Rule | None) -> None:
+        index = None if rule is None else rule.index
+        where = (f"rule {index} of app {app.id!r} (policy {rule.policy})" if rule is not None
+                 else f"no rule of app {app.id!r} matched (default policy authenticated)")
+        self.providers = None if app.providers is None else frozenset(app.providers)
+        self.rule_groups = frozenset() if rule is None else rule.groups
+        self.app_groups = app.allowed_groups
+
+        def made(outcome: Outcome, text: str) -> Decision:
+            return Decision(outcome, app.id, index, f"{where}: {text}", app.cache_scope)
+
+        denied: Outcome = "passthrough" if app.denied_action == "passthrough" else "forbidden"
+        self.login = made("login", "sign-in required; the request has no session")
+        self.wrong_provider = made(
+            "login", f"the session's provider is not one of {', '.join(app.providers or ())}; "
+            "sign in again at one of them")
+        self.rule_denied = made(denied, "the user is in none of the rule's groups: "
+                                + ", ".join(sorted(self.rule_groups)))
+        self.app_denied = made(denied, "the user is in none of the app's allowed_groups: "
+                               + ", ".join(sorted(self.app_groups)))
+        self.allow = made("allow", "signed-in user allowed")
+        if rule is not None and rule.policy == "bypass":
+            self.fixed: Decision | None = made("bypass", "no sign-in, no identity headers")
+        elif rule is not None and rule.policy == "deny":
+            self.fixed = made("forbidden", "access denied for everyone")
+        else:
+            self.fixed = None
+
+    def resolve(self, identity: Identity | None) -> Decision:
+        if self.fixed is not None:
+            return self.fixed
+        if identity is None:
+            return self.login
+        if self.providers is not None and identity.provider not in self.providers:
+            return self.wrong_provider
+        if self.rule_groups and self.rule_groups.isdisjoint(identity.groups):
+            return self.rule_denied
+        if self.app_groups and self.app_groups.isdisjoint(identity.groups):
+            return self.app_denied
+        return self.allow
+
+
+class _Plan:
+    def __init__(self, app: App) -> None:
+        self.sso_off = None if app.sso else Decision(
+            "bypass", app.id, None, f"app {app.id!r} has sso: false; passed through untouched",
+            app.cache_scope)
+        self.rules = tuple((rule, _Outcomes(app, rule)) for rule in app.rules)
+        self.default = _Outcomes(app, None)
+
+
+# --- building: every check records (path, message) and carries on -------------------------
+
+Errors = list[tuple[str, str]]
+
+
+def _build_apps(raw_apps: object, errors: Errors) -> list[App]:
+    if not isinstance(raw_apps, list):
+        errors.append(("apps", "must be a list of apps"))
+        return []
+    apps = [app for i, raw in enumerate(raw_apps) if (app := _build_app(i, raw, errors))]
+    claimed: dict[tuple[str, str], str] = {}
+    ids: set[str] = set()
+    for app in apps:
+        if app.id in ids:
+            errors.append((f"apps[{app.index}].id", f"duplicate app id {app.id!r}"))
+        ids.add(app.id)
+        for k, host in enumerate(app.hosts):
+            owner = claimed.setdefault((host, app.path_prefix), app.id)
+            if owner != app.id:
+                message = (f"{host} with path_prefix {app.path_prefix} is already served "
+                           f"by app {owner!r}")
+                errors.append((f"apps[{app.index}].hosts[{k}]", message))
+    return apps
+
+
+def _build_app(i: int, raw: object, errors: Errors) -> App | None:
+    base = f"apps[{i}]"
+    if not isinstance(raw, Mapping):
+        errors.append((base, "must be a mapping"))
+        return None
+    start = len(errors)
+    app_id = raw.get("id")
+    if not isinstance(app_id, str) or not app_id:
+        errors.append((f"{base}.id", "is required and must be a non-empty string"))
+    hosts = _hosts(raw.get("hosts"), f"{base}.hosts", errors)
+    prefix = _prefix(raw.get("path_prefix", "/"), f"{base}.path_prefix", errors)
+    sso = _flag(raw, "sso", base, errors)
+    providers = _strings(raw, "providers", base, errors,
+                         empty="an empty list allows no provider; leave it out to allow all")
+    groups = _strings(raw, "allowed_groups", base, errors) or ()
+    denied_action = raw.get("denied_action", "forbidden")
+    if denied_action not in DENIED_ACTIONS:
+        errors.append((f"{base}.denied_action", "must be forbidden or passthrough"))
+    rules_raw = raw.get("rules") or []
+    if not isinstance(rules_raw, list):
+        errors.append((f"{base}.rules", "must be a list of rules"))
+        rules_raw = []
+    rules = tuple(rule for j, item in enumerate(rules_raw)
+                  if (rule := _build_rule(j, item, f"{base}.rules[{j}]", errors)))
+    login_paths = _strings(raw, "local_login_paths", base, errors) or ()
+    for k, login_path in enumerate(login_paths):
+        if not login_path.startswith("/"):
+            errors.append((f"{base}.local_login_paths[{k}]", "must be a path starting with /"))
+    headers = raw.get("headers") or {}
+    if not isinstance(headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        errors.append((f"{base}.headers", "must map header names to attribute names"))
+    name = raw.get("name")
+    if len(errors) > start:
+        return None
+    if any(rule.networks for rule in rules):
+        scope: CacheScope = "none"
+    elif any(rule.paths or rule.methods is not None for rule in rules):
+        scope = "url"
+    else:
+        scope = "app"
+    return App(
+        id=app_id, hosts=hosts, path_prefix=prefix, sso=sso, providers=providers,
+        allowed_groups=frozenset(groups), denied_action=denied_action, rules=rules,
+        local_login_paths=login_paths, headers=MappingProxyType(dict(headers)),
+        name=name if isinstance(name, str) else None, index=i,
+        cache_scope="app" if not sso else scope)
+
+
+def _build_rule(j: int, raw: object, base: str, errors: Errors) -> Rule | None:
+    if not isinstance(raw, Mapping):
+        errors.append((base, "must be a mapping"))
+        return None
+    start = len(errors)
+    policy = raw.get("policy")
+    if policy not in POLICIES:
+        errors.append((f"{base}.policy", "must be one of bypass, authenticated, deny"))
+    every = "leave it out to match every {}"
+    paths: list[re.Pattern[str]] = []
+    for k, text in enumerate(_strings(raw, "paths", base, errors, empty=every.format("path"))
+                             or ()):
+        try:
+            paths.append(re.compile(text))
+        except re.error as exc:
+            errors.append((f"{base}.paths[{k}]", f"invalid regular expression: {exc}"))
+    methods = _strings(raw, "methods", base, errors, empty=every.format("method"))
+    for k, method in enumerate(methods or ()):
+        if not re.fullmatch(r"[A-Za-z]+", method):
+            errors.append((f"{base}.methods[{k}]", f"{method!r} is not an HTTP method"))
+    networks: list[Network] = []
+    for k, text in enumerate(_strings(raw, "networks", base, errors,
+                                      empty=every.format("client address")) or ()):
+        try:
+            networks.append(parse_network(text))
+        except ValueError as exc:
+            errors.append((f"{base}.networks[{k}]", str(exc)))
+    groups = _strings(raw, "groups", base, errors) or ()
+    if groups and policy != "authenticated":
+        errors.append((f"{base}.groups", "only applies to policy authenticated"))
+    if len(errors) > start:
+        return None
+    return Rule(index=j, paths=tuple(paths),
+                methods=None if methods is None else frozenset(m.upper() for m in methods),
+                networks=tuple(networks), policy=policy, groups=frozenset(groups))
+
+
+def _strings(raw: Mapping[str, Any], key: str, base: str, errors: Errors,
+             empty: str | None = None) -> tuple[str, ...] | None:
+    """A list of non-empty strings; None when absent. ``empty``: why [] is an error."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        errors.append((f"{base}.{key}", "must be a list of non-empty strings"))
+        return ()
+    if not value and empty:
+        errors.append((f"{base}.{key}", f"must not be empty; {empty}"))
+    return tuple(value)
+
+
+def _flag(raw: Mapping[str, Any], key: str, base: str, errors: Errors) -> bool:
+    value = raw.get(key, True)
+    if not isinstance(value, bool):
+        errors.append((f"{base}.{key}", "must be true or false"))
+        return True
+    return value
+
+
+def _hosts(value: object, path: str, errors: Errors) -> tuple[str, ...]:
+    """Hosts as canonical patterns (``jira.example.com``, ``*.xn--bcher-kva.example``)."""
+    if not isinstance(value, list) or not value:
+        errors.append((path, "must be a non-empty list of host names"))
+        return ()
+    hosts: list[str] = []
+    for k, item in enumerate(value):
+        text = item.strip() if isinstance(item, str) else ""
+        wildcard = text.startswith("*.")
+        body = text.removeprefix("*.")
+        bare_v6 = body.count(":") > 1 and not body.startswith("[")
+        if "*" in body:
+            errors.append((f"{path}[{k}]", "a wildcard is allowed only as a leading '*.'"))
+        elif not bare_v6 and (":" in body.rpartition("]")[2]):
+            errors.append((f"{path}[{k}]", "must not include a port (ports are ignored)"))
+        elif (name := normalise_host(body)) is None:
+            errors.append((f"{path}[{k}]", f"{item!r} is not a valid host name"))
+        else:
+            hosts.append("*." + name if wildcard else name)
+    return tuple(hosts)
+
+
+def _prefix(value: object, path: str, errors: Errors) -> str:
+    if not isinstance(value, str) or not value.startswith("/"):
+        errors.append((path, "must be a path starting with /"))
+        return "/"
+    text = value.rstrip("/") or "/"
+    if normalise_path(text) != text:
+        errors.append((path, "must be a plain path: no query, %-escapes, ';', '//' or dots"))
+    return text

@@ -1,0 +1,34 @@
+"""A request id for every request: nginx's ``X-Request-Id`` when sane, else a fresh one.
+
+Usage::
+
+    app = RequestId(app)
+
+The id is stored in ``environ["ssomw.request_id"]``, echoed as ``X-Request-Id`` and shown on
+error pages, so a user's report can be matched to the log line.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+
+
+class RequestId:
+    def __init__(self, app: Any):
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        supplied = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = supplied if SANE_ID.match(supplied) else secrets.token_hex(12)
+        environ["ssomw.request_id"] = request_id
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers.append(("X-Request-Id", request_id))
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)

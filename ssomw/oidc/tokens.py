@@ -1,0 +1,501 @@
+"""ID token and logout token validation (contract §5).
+
+Every rule is one small validator whose docstring quotes the sentence it enforces. Validators
+fail on the first problem and run in a fixed order: structure -> header/alg -> signature ->
+claims, so nothing in an unauthenticated payload is looked at before the signature holds, and
+``alg`` is judged before any key is chosen. JWS parsing and verification are joserfc's; only
+the ``at_hash`` digest (a plain hash defined by OIDC Core) is computed here.
+
+Decisions beyond the letter of the specs:
+
+* ``aud`` with several values needs an ``azp`` equal to our client id (OIDC Core 3.1.3.7 points
+  4-5 say SHOULD; we have no list of "trusted" extra audiences, so we require it).
+* ``at_hash`` present but no access token to check it against fails (``at_hash_mismatch``).
+* Without a pinned alg and without discovered algorithms, the default ``RS256`` applies.
+* Unknown non-critical header parameters are ignored (RFC 7515 §4); ``crit`` is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import Key, OctKey
+from joserfc.util import json_b64decode
+
+from .errors import TokenError
+from .jwks import JwksCache
+
+ASYMMETRIC_ALGS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+HMAC_ALGS = frozenset({"HS256", "HS384", "HS512"})
+MAX_TOKEN_LENGTH = 16 * 1024
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TYP = "logout+jwt"
+
+Claims = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """What one provider's tokens must satisfy (built from config + discovery)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str | None  # for HS* only when pinned
+    pinned_alg: str | None  # id_token_signed_response_alg
+    discovered_algs: tuple[str, ...]  # id_token_signing_alg_values_supported
+    leeway: float = 60.0  # clock skew for exp/iat
+    max_iat_age: float = 600.0  # logout tokens: iat too far in the past is rejected
+
+    def allowed_algs(self) -> frozenset[str]:
+        """The pinned alg, else the asymmetric algs the discovery lists (default RS256).
+
+        OIDC Registration: id_token_signed_response_alg "The default, if omitted, is RS256."
+        """
+        if self.pinned_alg:
+            return frozenset({self.pinned_alg}) & (ASYMMETRIC_ALGS | HMAC_ALGS)
+        return frozenset(self.discovered_algs or ("RS256",)) & ASYMMETRIC_ALGS
+
+
+def validate_id_token(
+    token: str,
+    policy: TokenPolicy,
+    jwks: JwksCache,
+    nonce: str,
+    access_token: str | None,
+    now: float | None = None,
+) -> Claims:
+    """Validate an ID token from the token endpoint; return its claims or raise TokenError."""
+    now = time.time() if now is None else now
+    header, claims, key = _verified_token(token, policy, jwks, check_typ_not_logout)
+    check_iss(claims, policy.issuer)
+    check_aud(claims, policy.client_id)
+    check_azp(claims, policy.client_id)
+    check_exp(claims, now, policy.leeway, required=True)
+    check_iat(claims, now, policy.leeway)
+    check_nonce(claims, nonce)
+    check_sub(claims)
+    check_at_hash(claims, header["alg"], key, access_token)
+    return claims
+
+
+def validate_logout_token(
+    token: str,
+    policy: TokenPolicy,
+    jwks: JwksCache,
+    seen_jti: Callable[[str, float], bool],
+    now: float | None = None,
+) -> Claims:
+    """Validate a Back-Channel Logout token; return its claims or raise TokenError.
+
+    ``seen_jti(jti, expires_at)`` records the jti until ``expires_at`` and returns True if it
+    was already recorded. It is called last, so an invalid token never uses up a jti.
+    """
+    now = time.time() if now is None else now
+    _, claims, _ = _verified_token(token, policy, jwks, _any_typ)
+    check_iss(claims, policy.issuer)
+    check_aud(claims, policy.client_id)
+    check_logout_iat(claims, now, policy.leeway, policy.max_iat_age)
+    check_exp(claims, now, policy.leeway, required=False)
+    check_events(claims)
+    check_no_nonce(claims)
+    check_sub_or_sid(claims)
+    jti = check_jti(claims)
+    if seen_jti(jti, _replay_window_end(claims, policy)):
+        raise TokenError("replayed_jti")
+    return claims
+
+
+def _verified_token(
+    token: object,
+    policy: TokenPolicy,
+    jwks: JwksCache,
+    check_typ: Callable[[dict[str, Any]], None],
+) -> tuple[dict[str, Any], Claims, Key]:
+    """Structure, header and signature checks shared by both token kinds."""
+    compact = check_structure(token)
+    obj = parse_compact(compact)
+    header = obj.protected
+    check_alg_not_none(header)
+    check_no_crit(header)
+    check_header_values(header)
+    check_alg_allowed(header, policy)
+    check_typ(header)
+    key = select_key(header, policy, jwks)
+    verify_signature(obj, header["alg"], key)
+    return header, parse_claims(obj.payload), key
+
+
+def _any_typ(header: dict[str, Any]) -> None:
+    """Logout tokens: ``typ`` is not checked (explicit typing is only RECOMMENDED, §2.4)."""
+
+
+# --- structure -------------------------------------------------------------------------------
+
+
+def check_structure(token: object) -> str:
+    """Reject non-strings, empty or oversized input, JWE and anything not three segments.
+
+    RFC 7515 §7.1: a JWS Compact Serialization is "BASE64URL(UTF8(JWS Protected Header)) || '.'
+    || BASE64URL(JWS Payload) || '.' || BASE64URL(JWS Signature)".  OIDC Core 3.1.3.7 point 1:
+    "If the ID Token is encrypted, decrypt it using the keys and algorithms that the Client
+    specified during Registration" -- we register none, so a JWE (five segments) is refused.
+    """
+    if not isinstance(token, str) or not token:
+        raise TokenError("malformed", "token is not a non-empty string")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise TokenError("malformed", "token is too large")
+    if not token.isascii():
+        raise TokenError("malformed")
+    dots = token.count(".")
+    if dots == 4 and _is_jwe_header(token.partition(".")[0]):
+        raise TokenError("encrypted_token")
+    if dots != 2:
+        raise TokenError("malformed", "token is not a compact JWS")
+    return token
+
+
+def _is_jwe_header(segment: str) -> bool:
+    try:
+        header = json_b64decode(segment.encode("ascii"))
+    except (ValueError, TypeError):
+        return False
+    return isinstance(header, dict) and "enc" in header
+
+
+def parse_compact(token: str) -> jws.CompactSignature:
+    """Decode (not verify) the compact JWS so its header can be judged first."""
+    try:
+        obj = jws.extract_compact(token.encode("ascii"), registry=_registry(None))
+    except (JoseError, ValueError, TypeError) as exc:
+        raise TokenError("malformed", "token header or payload cannot be decoded") from exc
+    if not isinstance(obj.protected, dict):
+        raise TokenError("malformed", "token header is not a JSON object")
+    return obj
+
+
+def parse_claims(payload: bytes | None) -> Claims:
+    """The payload as a JSON object.
+
+    RFC 7519 §4: "The JWT Claims Set represents a JSON object whose members are the claims
+    conveyed by the JWT."
+    Non-finite numbers (``Infinity``/``NaN``) are not JSON and would defeat exp/iat checks.
+    """
+    try:
+        claims = json.loads(payload or b"", parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise TokenError("malformed", "token payload is not JSON") from exc
+    if not isinstance(claims, dict):
+        raise TokenError("malformed", "token payload is not a JSON object")
+    return claims
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# --- header / alg ----------------------------------------------------------------------------
+
+
+def check_alg_not_none(header: dict[str, Any]) -> None:
+    """Never accept an unsigned token, whatever the case of "none".
+
+    OIDC Core §2: "ID Tokens MUST be signed using JWS".  Back-Channel Logout §2.6 point 3:
+    "Additionally, an alg with the value none MUST NOT be used for Logout Tokens."
+    """
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise TokenError("malformed", "token alg is not a string")
+    if alg.strip().lower() == "none":
+        raise TokenError("alg_none")
+
+
+def check_no_crit(header: dict[str, Any]) -> None:
+    """Refuse critical extensions: we understand none.
+
+    RFC 7515 §4.1.11: "If any of the listed extension Header Parameters are not understood and
+    supported by the recipient, then the JWS is invalid."
+    """
+    if "crit" in header:
+        raise TokenError("crit_unsupported")
+
+
+def check_header_values(header: dict[str, Any]) -> None:
+    """Registered header parameters must have their registered types (``kid`` a string...).
+
+    RFC 7515 §4.1.4: "The "kid" value is a case-sensitive string."  Likewise ``jku``/``x5u``
+    are URLs and ``x5c`` a list of strings; a token that breaks these is malformed.
+    """
+    try:
+        _registry(None).check_header(header)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise TokenError("malformed", "token header has invalid parameter values") from exc
+
+
+def check_alg_allowed(header: dict[str, Any], policy: TokenPolicy) -> None:
+    """Only the pinned alg, else asymmetric algs the provider's discovery lists.
+
+    OIDC Core 3.1.3.7 point 7: "The alg value SHOULD be the default of RS256 or the algorithm
+    sent by the Client in the id_token_signed_response_alg parameter during Registration."
+    HMAC algs are accepted only when pinned: otherwise a token signed with a public key used
+    as an HMAC secret (key confusion) could pass.
+    """
+    if header["alg"] not in policy.allowed_algs():
+        raise TokenError("alg_not_allowed")
+
+
+def check_typ_not_logout(header: dict[str, Any]) -> None:
+    """An explicitly typed logout token is never an ID token.
+
+    RFC 8725 §3.11: "Explicit JWT typing is accomplished by using the "typ" Header Parameter."
+    """
+    typ = header.get("typ")
+    if isinstance(typ, str) and typ.lower().removeprefix("application/") == LOGOUT_TYP:
+        raise TokenError("typ_mismatch")
+
+
+# --- signature -------------------------------------------------------------------------------
+
+
+def select_key(header: dict[str, Any], policy: TokenPolicy, jwks: JwksCache) -> Key:
+    """The verification key: the client secret for pinned HS*, else the provider's JWKS key.
+
+    OIDC Core 3.1.3.7 point 8: "the octets of the UTF-8 representation of the client_secret
+    corresponding to the client_id contained in the aud (audience) Claim are used as the key to
+    validate the signature."  Point 6: "The Client MUST use the keys provided by the Issuer."
+    """
+    alg = header["alg"]
+    if alg in HMAC_ALGS:
+        if not policy.client_secret:
+            raise TokenError("alg_not_allowed", "HMAC alg pinned but no client secret")
+        try:
+            return OctKey.import_key(policy.client_secret)
+        except (JoseError, ValueError) as exc:
+            raise TokenError("alg_not_allowed", "client secret unusable as HMAC key") from exc
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise TokenError("malformed", "token kid is not a string")
+    return jwks.find(kid, alg)
+
+
+def verify_signature(obj: jws.CompactSignature, alg: str, key: Key) -> None:
+    """Verify the JWS with exactly one allowed alg and the chosen key.
+
+    OIDC Core 3.1.3.7 point 6: "The Client MUST validate the signature of all other ID Tokens
+    according to JWS using the algorithm specified in the JWT alg Header Parameter."  (We
+    verify token-endpoint ID tokens too rather than rely on TLS alone.)
+    """
+    try:
+        valid = jws.validate_compact(obj, key, registry=_registry([alg]))
+    except JoseError as exc:
+        raise TokenError("bad_signature", "token signature cannot be checked") from exc
+    if not valid:
+        raise TokenError("bad_signature")
+
+
+def _registry(algorithms: list[str] | None) -> jws.JWSRegistry:
+    """A registry that ignores unknown header names (RFC 7515 §4) within our size limit."""
+    registry = jws.JWSRegistry(algorithms=algorithms, strict_check_header=False)
+    registry.max_header_length = MAX_TOKEN_LENGTH
+    registry.max_signature_length = MAX_TOKEN_LENGTH
+    return registry
+
+
+# --- claims: ID token ------------------------------------------------------------------------
+
+
+def check_iss(claims: Claims, issuer: str) -> None:
+    """OIDC Core 3.1.3.7 point 2: "The Issuer Identifier for the OpenID Provider (which is
+    typically obtained during Discovery) MUST exactly match the value of the iss (issuer) Claim."
+    """
+    if claims.get("iss") != issuer:
+        raise TokenError("iss_mismatch")
+
+
+def _audiences(claims: Claims) -> list[str]:
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return [aud]
+    if isinstance(aud, list) and all(isinstance(value, str) for value in aud):
+        return aud
+    raise TokenError("aud_mismatch", "token audience is missing or not strings")
+
+
+def check_aud(claims: Claims, client_id: str) -> None:
+    """OIDC Core 3.1.3.7 point 3: "The Client MUST validate that the aud (audience) Claim
+    contains its client_id value registered at the Issuer identified by the iss (issuer) Claim
+    as an audience."
+    """
+    if client_id not in _audiences(claims):
+        raise TokenError("aud_mismatch")
+
+
+def check_azp(claims: Claims, client_id: str) -> None:
+    """OIDC Core 3.1.3.7 points 4-5: "If the ID Token contains multiple audiences, the Client
+    SHOULD verify that an azp Claim is present." and "If an azp (authorized party) Claim is
+    present, the Client SHOULD verify that its client_id is the Claim Value."  Both enforced.
+    """
+    if "azp" in claims:
+        if claims["azp"] != client_id:
+            raise TokenError("azp_mismatch")
+    elif len(_audiences(claims)) > 1:
+        raise TokenError("azp_missing")
+
+
+def _number(claims: Claims, name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TokenError("malformed", f"token {name} is not a number")
+    return float(value)
+
+
+def check_exp(claims: Claims, now: float, leeway: float, required: bool) -> None:
+    """OIDC Core 3.1.3.7 point 9: "The current time MUST be before the time represented by the
+    exp Claim (possibly allowing for some small leeway to account for clock skew)."
+    """
+    exp = _number(claims, "exp")
+    if exp is None:
+        if required:
+            raise TokenError("exp_missing")
+        return
+    if exp <= now - leeway:
+        raise TokenError("expired")
+
+
+def check_iat(claims: Claims, now: float, leeway: float) -> None:
+    """OIDC Core 3.1.3.7 point 10: "The iat Claim can be used to reject tokens that were issued
+    too far away from the current time".  iat is REQUIRED (§2); the future is refused.
+    """
+    iat = _number(claims, "iat")
+    if iat is None:
+        raise TokenError("iat_missing")
+    if iat > now + leeway:
+        raise TokenError("iat_future")
+
+
+def check_nonce(claims: Claims, expected: str) -> None:
+    """OIDC Core 3.1.3.7 point 11: "If a nonce value was sent in the Authentication Request, a
+    nonce Claim MUST be present and its value checked to verify that it is the same value as
+    the one that was sent in the Authentication Request."  Compared in constant time.
+    """
+    actual = claims.get("nonce")
+    if actual is None:
+        raise TokenError("nonce_missing")
+    if not expected or not isinstance(actual, str):
+        raise TokenError("nonce_mismatch")
+    if not hmac.compare_digest(actual.encode("utf-8"), expected.encode("utf-8")):
+        raise TokenError("nonce_mismatch")
+
+
+def check_sub(claims: Claims) -> None:
+    """OIDC Core §2: "sub REQUIRED. Subject Identifier. A locally unique and never reassigned
+    identifier within the Issuer for the End-User"."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise TokenError("sub_missing")
+
+
+def check_at_hash(claims: Claims, alg: str, key: Key, access_token: str | None) -> None:
+    """OIDC Core 3.1.3.6: at_hash "value is the base64url encoding of the left-most half of the
+    hash of the octets of the ASCII representation of the access_token value, where the hash
+    algorithm used is the hash algorithm used in the alg Header Parameter of the ID Token's
+    JOSE Header."  For EdDSA the curve names the hash (Ed25519: SHA-512, Ed448: SHAKE256).
+    """
+    if "at_hash" not in claims:
+        return
+    at_hash = claims["at_hash"]
+    if not isinstance(at_hash, str) or not access_token:
+        raise TokenError("at_hash_mismatch")
+    digest = _token_digest(alg, key, access_token.encode("utf-8"))
+    expected = base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=")
+    if not hmac.compare_digest(expected, at_hash.encode("utf-8")):
+        raise TokenError("at_hash_mismatch")
+
+
+def _token_digest(alg: str, key: Key, data: bytes) -> bytes:
+    if alg == "EdDSA":
+        if key.get("crv") == "Ed448":
+            return hashlib.shake_256(data).digest(114)
+        return hashlib.sha512(data).digest()
+    return hashlib.new(f"sha{alg[-3:]}", data).digest()
+
+
+# --- claims: logout token --------------------------------------------------------------------
+
+
+def check_logout_iat(claims: Claims, now: float, leeway: float, max_age: float) -> None:
+    """Back-Channel Logout §2.6 point 4: "Validate the iss, aud, iat, and exp Claims in the same
+    way they are validated in ID Tokens."  iat is REQUIRED (§2.4); older than max_age is
+    refused so that remembered jti values can expire.
+    """
+    check_iat(claims, now, leeway)
+    iat = _number(claims, "iat")
+    assert iat is not None
+    if now - iat > max_age:
+        raise TokenError("iat_too_old")
+
+
+def check_events(claims: Claims) -> None:
+    """Back-Channel Logout §2.6 point 6: "Verify that the Logout Token contains an events Claim
+    whose value is JSON object containing the member name
+    http://schemas.openid.net/event/backchannel-logout."  §2.4: "The corresponding member value
+    MUST be a JSON object".
+    """
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
+        raise TokenError("events_invalid")
+
+
+def check_no_nonce(claims: Claims) -> None:
+    """Back-Channel Logout §2.6 point 7: "Verify that the Logout Token does not contain a nonce
+    Claim."""
+    if "nonce" in claims:
+        raise TokenError("nonce_present")
+
+
+def check_sub_or_sid(claims: Claims) -> None:
+    """Back-Channel Logout §2.6 point 5: "Verify that the Logout Token contains a sub Claim, a
+    sid Claim, or both."  §2.4: sid is a "String identifier for a Session"; sub is a string.
+    """
+    sub, sid = claims.get("sub"), claims.get("sid")
+    if sub is None and sid is None:
+        raise TokenError("sub_and_sid_missing")
+    if sub is not None and (not isinstance(sub, str) or not sub):
+        raise TokenError("sub_missing", "logout token sub is not a non-empty string")
+    if sid is not None and (not isinstance(sid, str) or not sid):
+        raise TokenError("sid_invalid")
+
+
+def check_jti(claims: Claims) -> str:
+    """Back-Channel Logout §2.4: "jti REQUIRED. Unique identifier for the token"; §2.6 point 8:
+    "verify that another Logout Token with the same jti value has not been recently received."
+    """
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        raise TokenError("jti_missing")
+    return jti
+
+
+def _replay_window_end(claims: Claims, policy: TokenPolicy) -> float:
+    """When the token stops being acceptable anyway (too old or expired): remember its jti
+    until then, plus a second so the boundary instant is covered."""
+    iat = _number(claims, "iat")
+    exp = _number(claims, "exp")
+    assert iat is not None
+    end = iat + policy.max_iat_age
+    if exp is not None:
+        end = min(end, exp + policy.leeway)
+    return end + 1.0

@@ -1,0 +1,354 @@
+"""Shared backend: every gateway instance talking to one Redis behaves as one gateway.
+
+Key layout (``p`` = key prefix):
+
+* ``p s:<id>`` session JSON, expiring at min(expires, last_seen + idle_timeout)
+* ``p sid:<provider>:<sid>``, ``p sub:<provider>:<sub>``, ``p u:<user>`` sets of session ids
+* ``p all`` sorted set id -> deadline, ``p seen`` id -> last_seen (listing and purging)
+* ``p meta`` hash id -> JSON list of the index sets holding it, so an expired session's
+  index entries can still be found and removed
+* ``p kv:<namespace>:<key>`` small values with a TTL
+
+Writes that touch several keys are Lua scripts (atomic, one round trip). Index members
+whose session key has expired are dropped lazily when read and for good by purge_expired.
+Needs Redis >= 6.2 (GETDEL, SET PXAT). Redis Cluster is not supported.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from redis.sentinel import Sentinel
+
+from ssomw.store.base import SessionRecord, Store, StoreUnavailable, ttl_ms
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_CHUNK = 500
+
+# KEYS: session, all, seen, meta, index sets...  ARGV: id, json, deadline_ms, deadline,
+# last_seen, JSON list of the index set names
+_PUT = """
+local old = redis.call('HGET', KEYS[4], ARGV[1])
+if old then
+  for _, k in ipairs(cjson.decode(old)) do redis.call('SREM', k, ARGV[1]) end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+for i = 5, #KEYS do redis.call('SADD', KEYS[i], ARGV[1]) end
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[6])
+return 1
+"""
+
+# KEYS: session, all, seen  ARGV: id, last_seen (JSON number), idle_timeout.
+# The stored JSON starts with last_seen and expires (see _encode), so only that prefix is
+# rewritten: re-encoding with cjson would turn empty lists in `data` into objects.
+_TOUCH = """
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local exp, rest = string.match(v, '^{"last_seen":[^,]+,"expires":([^,]+)(,.*)$')
+if not exp then return redis.error_reply('ssomw: malformed session record') end
+local deadline = math.min(tonumber(exp), tonumber(ARGV[2]) + tonumber(ARGV[3]))
+local value = '{"last_seen":' .. ARGV[2] .. ',"expires":' .. exp .. rest
+redis.call('SET', KEYS[1], value, 'PXAT', string.format('%.0f', math.floor(deadline * 1000)))
+redis.call('ZADD', KEYS[2], string.format('%.17g', deadline), ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+return 1
+"""
+
+# Removes one session everywhere; shared by the delete and purge scripts.
+_REMOVE_FN = """
+local function remove(prefix, id)
+  local idx = redis.call('HGET', KEYS[3], id)
+  if idx then
+    for _, k in ipairs(cjson.decode(idx)) do redis.call('SREM', k, id) end
+    redis.call('HDEL', KEYS[3], id)
+  end
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZREM', KEYS[2], id)
+  return redis.call('DEL', prefix .. 's:' .. id)
+end
+"""
+
+# KEYS: all, seen, meta, then the session keys  ARGV: prefix, ids...
+_DELETE = _REMOVE_FN + """
+local n = 0
+for i = 2, #ARGV do n = n + remove(ARGV[1], ARGV[i]) end
+return n
+"""
+
+# KEYS: all, seen, meta  ARGV: prefix, now, idle cutoff, batch size
+_PURGE = _REMOVE_FN + """
+local done, n = {}, 0
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, ARGV[4])
+local idle = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3], 'LIMIT', 0, ARGV[4])
+for _, ids in ipairs({due, idle}) do
+  for _, id in ipairs(ids) do
+    if not done[id] then done[id] = true; remove(ARGV[1], id); n = n + 1 end
+  end
+end
+return n
+"""
+
+
+def _unavailable(fn: Callable[P, R]) -> Callable[P, R]:
+    """Map every Redis failure except bad arguments (a bug) to StoreUnavailable."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except redis.exceptions.DataError:
+            raise
+        except redis.exceptions.RedisError as exc:
+            raise StoreUnavailable(f"redis store: {type(exc).__name__}: {exc}") from exc
+
+    return wrapper
+
+
+def _part(value: str) -> str:
+    """Escape a key component that is followed by another, so ``a:b`` + ``c`` != ``a`` + ``b:c``."""
+    return value.replace("%", "%25").replace(":", "%3A")
+
+
+class RedisStore(Store):
+    """Store in Redis (standalone, TLS, unix socket or Sentinel-managed)."""
+
+    def __init__(
+        self, url: str, key_prefix: str = "ssomw:", socket_timeout: float = 0.5
+    ) -> None:
+        self.url = url
+        self.prefix = key_prefix
+        self.client = connect(url, socket_timeout)
+        self._put = self.client.register_script(_PUT)
+        self._touch = self.client.register_script(_TOUCH)
+        self._delete = self.client.register_script(_DELETE)
+        self._purge = self.client.register_script(_PURGE)
+        self._all, self._seen, self._meta = (key_prefix + k for k in ("all", "seen", "meta"))
+
+    # -- keys ------------------------------------------------------------------------------
+    def _skey(self, session_id: str) -> str:
+        return f"{self.prefix}s:{session_id}"
+
+    def _sid_key(self, provider: str, sid: str) -> str:
+        return f"{self.prefix}sid:{_part(provider)}:{sid}"
+
+    def _sub_key(self, provider: str, sub: str) -> str:
+        return f"{self.prefix}sub:{_part(provider)}:{sub}"
+
+    def _user_key(self, user: str) -> str:
+        return f"{self.prefix}u:{user}"
+
+    def _kv_key(self, namespace: str, key: str) -> str:
+        return f"{self.prefix}kv:{_part(namespace)}:{key}"
+
+    # -- sessions --------------------------------------------------------------------------
+    @staticmethod
+    def _encode(rec: SessionRecord) -> str:
+        # last_seen and expires must come first: the touch script rewrites that prefix.
+        fields = {
+            "last_seen": float(rec.last_seen), "expires": float(rec.expires), "id": rec.id,
+            "user": rec.user, "provider": rec.provider, "sub": rec.sub, "sid": rec.sid,
+            "created": rec.created, "data": rec.data,
+        }  # fmt: skip
+        return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+
+    @staticmethod
+    def _decode(raw: bytes) -> SessionRecord:
+        return SessionRecord(**json.loads(raw))
+
+    @_unavailable
+    def put_session(self, rec: SessionRecord, idle_timeout: float) -> None:
+        indexes = [self._sub_key(rec.provider, rec.sub), self._user_key(rec.user)]
+        if rec.sid is not None:
+            indexes.insert(0, self._sid_key(rec.provider, rec.sid))
+        deadline = rec.deadline(idle_timeout)
+        self._put(
+            keys=[self._skey(rec.id), self._all, self._seen, self._meta, *indexes],
+            args=[rec.id, self._encode(rec), math.floor(deadline * 1000), repr(deadline),
+                  repr(float(rec.last_seen)), json.dumps(indexes)],
+        )  # fmt: skip
+
+    @_unavailable
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        raw = self.client.get(self._skey(session_id))
+        if raw is None:
+            return None
+        rec = self._decode(raw)
+        return rec if rec.expires > time.time() else None
+
+    @_unavailable
+    def touch_session(self, session_id: str, last_seen: float, idle_timeout: float) -> None:
+        self._touch(
+            keys=[self._skey(session_id), self._all, self._seen],
+            args=[session_id, repr(float(last_seen)), repr(float(idle_timeout))],
+        )
+
+    @_unavailable
+    def delete_session(self, session_id: str) -> bool:
+        return self._delete_ids([session_id]) > 0
+
+    @_unavailable
+    def delete_sessions(self, session_ids: Iterable[str]) -> int:
+        ids = list(dict.fromkeys(session_ids))
+        return sum(self._delete_ids(ids[i : i + _CHUNK]) for i in range(0, len(ids), _CHUNK))
+
+    def _delete_ids(self, ids: list[str]) -> int:
+        if not ids:
+            return 0
+        keys = [self._all, self._seen, self._meta, *(self._skey(i) for i in ids)]
+        return int(self._delete(keys=keys, args=[self.prefix, *ids]))
+
+    def _load(self, ids: list[str]) -> tuple[list[SessionRecord], list[str]]:
+        """Fetch sessions by id; also returns the ids whose session key is gone."""
+        found: list[SessionRecord] = []
+        missing: list[str] = []
+        now = time.time()
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            for sid, raw in zip(chunk, self.client.mget([self._skey(s) for s in chunk])):
+                rec = None if raw is None else self._decode(raw)
+                if rec is not None and rec.expires > now:
+                    found.append(rec)
+                elif rec is None:
+                    missing.append(sid)
+        found.sort(key=lambda r: r.created)
+        return found, missing
+
+    def _by_index(self, index_key: str) -> list[SessionRecord]:
+        ids = sorted(m.decode() for m in self.client.smembers(index_key))
+        found, missing = self._load(ids)
+        if missing:
+            self.client.srem(index_key, *missing)  # lazy cleanup of expired members
+        return found
+
+    @_unavailable
+    def sessions_by_sid(self, provider: str, sid: str) -> list[SessionRecord]:
+        return self._by_index(self._sid_key(provider, sid))
+
+    @_unavailable
+    def sessions_by_sub(self, provider: str, sub: str) -> list[SessionRecord]:
+        return self._by_index(self._sub_key(provider, sub))
+
+    @_unavailable
+    def sessions_by_user(self, user: str) -> list[SessionRecord]:
+        return self._by_index(self._user_key(user))
+
+    @_unavailable
+    def all_sessions(self) -> list[SessionRecord]:
+        ids = [m.decode() for m in self.client.zrangebyscore(self._all, time.time(), "+inf")]
+        return self._load(ids)[0]
+
+    @_unavailable
+    def purge_expired(self, now: float, idle_timeout: float) -> int:
+        total = 0
+        while True:  # bounded batches keep each script run short (Redis is single-threaded)
+            keys = [self._all, self._seen, self._meta]
+            args = [self.prefix, repr(float(now)), repr(float(now - idle_timeout)), _CHUNK]
+            n = int(self._purge(keys=keys, args=args))
+            total += n
+            if n == 0:
+                return total
+
+    # -- key/value -------------------------------------------------------------------------
+    @_unavailable
+    def kv_get(self, namespace: str, key: str) -> bytes | None:
+        value: bytes | None = self.client.get(self._kv_key(namespace, key))
+        return value
+
+    @_unavailable
+    def kv_set(self, namespace: str, key: str, value: bytes, ttl: float) -> None:
+        self.client.set(self._kv_key(namespace, key), value, px=ttl_ms(ttl))
+
+    @_unavailable
+    def kv_add(self, namespace: str, key: str, value: bytes, ttl: float) -> bool:
+        return bool(self.client.set(self._kv_key(namespace, key), value, px=ttl_ms(ttl), nx=True))
+
+    @_unavailable
+    def kv_delete(self, namespace: str, key: str) -> None:
+        self.client.delete(self._kv_key(namespace, key))
+
+    @_unavailable
+    def kv_pop(self, namespace: str, key: str) -> bytes | None:
+        value: bytes | None = self.client.getdel(self._kv_key(namespace, key))
+        return value
+
+    @_unavailable
+    def incr(self, namespace: str, key: str, ttl: float) -> int:
+        # SET NX gives a new counter its TTL; INCR keeps it. One MULTI, any Redis >= 2.6.12.
+        name = self._kv_key(namespace, key)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(name, 0, px=ttl_ms(ttl), nx=True)
+        pipe.incr(name)
+        return int(pipe.execute()[1])
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @_unavailable
+    def ping(self) -> None:
+        self.client.ping()
+
+    def close(self) -> None:
+        self.client.connection_pool.disconnect()
+
+
+def connect(url: str, socket_timeout: float = 0.5) -> redis.Redis:
+    """A client for redis://, rediss://, unix:// or redis+sentinel:// URLs.
+
+    Timeouts are short and there is one immediate retry (a pooled connection may have
+    died with a Redis restart) and no backoff, so an outage fails within about a second.
+    """
+    options: dict[str, Any] = {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": socket_timeout,
+        "retry": Retry(NoBackoff(), 1),
+    }
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("redis", "rediss", "unix"):
+        return redis.Redis.from_url(url, **options)
+    if scheme == "redis+sentinel":
+        return _sentinel(url, options)
+    if "cluster" in scheme:
+        raise ValueError(f"Redis Cluster is not supported yet: {url.split('://')[0]}://")
+    raise ValueError(f"unsupported store URL scheme {scheme!r}")
+
+
+def _sentinel(url: str, options: dict[str, Any]) -> redis.Redis:
+    """``redis+sentinel://[[user]:password@]host:port[,host:port]/service[/db]``.
+
+    The password authenticates to the Redis master; ``?sentinel_password=`` to the
+    Sentinels, if they need one.
+    """
+    parts = urlsplit(url)
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    hosts = [_host_port(h) for h in hostlist.split(",") if h]
+    path = [unquote(p) for p in parts.path.split("/") if p]
+    if not hosts or not 1 <= len(path) <= 2:
+        raise ValueError("sentinel URL must be redis+sentinel://host:port[,...]/service[/db]")
+    service, db = path[0], int(path[1]) if len(path) == 2 else 0
+    query = parse_qs(parts.query)
+    sentinel_kwargs = dict(options)
+    if "sentinel_password" in query:
+        sentinel_kwargs["password"] = query["sentinel_password"][0]
+    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs, **options)
+    return sentinel.master_for(
+        service, db=db, username=unquote(username) or None, password=unquote(password) or None
+    )
+
+
+def _host_port(item: str) -> tuple[str, int]:
+    host, _, port = item.rpartition(":")
+    if not host:
+        host, port = port, "26379"
+    return host.strip("[]"), int(port)

@@ -1,0 +1,138 @@
+"""``GET /sso/auth``: the nginx ``auth_request`` target, and the gateway's hot path.
+
+A plain WSGI callable rather than a Flask view: it runs on every request to every protected app,
+so it does only what the decision needs — parse the original URL, match the app, read one
+session record, evaluate the compiled rules — and never raises to nginx: bad input is refused
+(403), a store outage is 503, and nothing here ever answers 200 by accident.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from ..core.headers import identity_headers
+from ..core.policy import Decision, Identity
+from ..core.request_kind import is_navigation
+from ..runtime import Runtime
+from ..store.base import SessionRecord, StoreUnavailable
+
+log = logging.getLogger("ssomw.auth")
+
+StartResponse = Callable[..., Any]
+MAX_URL = 8192
+NO_STORE = ("Cache-Control", "no-store")
+
+
+def read_cookie(header: str, name: str) -> str | None:
+    """The first value of one cookie, as nginx's ``$cookie_<name>`` sees it.
+
+    Taking the first occurrence (not the last) keeps the gateway's decision and an nginx
+    decision cache keyed on ``$cookie_<name>`` about the same cookie.
+    """
+    if name not in header:
+        return None
+    for part in header.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value.strip('"') or None
+    return None
+
+
+def identity_of(record: SessionRecord) -> Identity:
+    return Identity(user=record.user, provider=record.provider,
+                    groups=frozenset(record.data.get("groups", ())))
+
+
+def attributes_of(record: SessionRecord) -> dict[str, Any]:
+    data = record.data
+    return {
+        "user": record.user,
+        "email": data.get("email"),
+        "preferred_username": data.get("preferred_username"),
+        "name": data.get("name"),
+        "groups": sorted(data.get("groups", ())),
+        "provider": record.provider,
+    }
+
+
+class AuthEndpoint:
+    """Answers nginx's subrequest per contract §2 (200 / 401 / 403 / 503)."""
+
+    def __init__(self, runtime: Runtime, clock: Callable[[], float] = time.time):
+        self.runtime = runtime
+        self.clock = clock
+        self.header_names = dict(runtime.config["headers"])
+        self.cookie_name = runtime.config["session"]["name"]
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        status, headers = self.decide(environ)
+        start_response(status, headers)
+        return [b""]
+
+    def decide(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
+        original = environ.get("HTTP_X_ORIGINAL_URL", "")
+        method = environ.get("HTTP_X_ORIGINAL_METHOD", "GET").upper()
+        try:
+            parts = urlsplit(original) if len(original) <= MAX_URL else None
+            host = (parts.hostname or "") if parts else ""
+            _ = parts.port if parts else None  # a malformed port is bad input too
+        except ValueError:
+            parts, host = None, ""
+        if not parts or parts.scheme not in ("http", "https") or not host:
+            return "403 Forbidden", [NO_STORE]
+        policy = self.runtime.config.policy
+        app = policy.match_app(host, parts.path or "/")
+        if app is None:
+            return "403 Forbidden", [NO_STORE]
+        client_ip = environ.get("REMOTE_ADDR", "")  # TrustedProxies already resolved it
+        path = parts.path or "/"
+        decision = policy.decide(app, method, path, client_ip, None)
+        record = None
+        if decision.outcome == "login":
+            try:
+                record = self.runtime.sessions.load(
+                    read_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name))
+                self.runtime.outage.ok()
+            except StoreUnavailable as exc:
+                self.runtime.outage.failed("auth", exc)
+                return "503 Service Unavailable", [NO_STORE]
+            if record is not None:
+                decision = policy.decide(app, method, path, client_ip, identity_of(record))
+        return self.answer(decision, record, environ, original)
+
+    def answer(self, decision: Decision, record: SessionRecord | None,
+               environ: dict[str, Any], original: str) -> tuple[str, list[tuple[str, str]]]:
+        outcome = decision.outcome
+        if outcome in ("bypass", "passthrough"):
+            return "200 OK", [NO_STORE]
+        if outcome == "forbidden":
+            return "403 Forbidden", [NO_STORE]
+        if outcome == "allow" and record is not None:
+            headers, dropped = identity_headers(self.header_names, attributes_of(record))
+            if dropped:
+                log.warning("dropped unsafe identity attributes %s for session of %r",
+                            ",".join(dropped), record.user)
+            # Lets an nginx decision cache keep this answer until the end of the current
+            # second at most, bounding a logged-out session's afterlife to under 1 s.
+            expires = ("X-Accel-Expires", f"@{int(self.clock())}")
+            return "200 OK", [*headers, expires, NO_STORE]
+        headers = [NO_STORE]
+        if is_navigation(environ.get("HTTP_X_ORIGINAL_METHOD", "GET"),
+                         environ.get("HTTP_ACCEPT"), environ.get("HTTP_X_REQUESTED_WITH"),
+                         environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_SEC_FETCH_DEST")):
+            headers.append(("Location", self.login_url(original)))
+        return "401 Unauthorized", headers
+
+    def login_url(self, original: str) -> str:
+        public = self.runtime.config["server"].get("public_url")
+        if public:
+            base = public.rstrip("/")
+        else:
+            parts = urlsplit(original)  # already parsed once: known to be well-formed
+            port = f":{parts.port}" if parts.port else ""
+            base = f"{parts.scheme}://{parts.hostname}{port}"
+        return f"{base}{self.runtime.prefix}/login?rd={quote(original, safe='')}"

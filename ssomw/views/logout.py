@@ -1,0 +1,77 @@
+"""Logout: end the SSO session here (every app at once), then at the provider when it can.
+
+RP-Initiated Logout 1.0: the browser goes to the provider's ``end_session_endpoint`` with
+``id_token_hint``, ``post_logout_redirect_uri`` (our ``/logged-out``) and a ``state`` we check
+on return, so only a logout we started can bounce the browser on to ``rd``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, redirect, render_template, request, session
+
+from ..core.redirects import safe_redirect
+from ..views.auth import read_cookie
+from .login import own_base_url
+from .pages import runtime
+
+log = logging.getLogger("ssomw.logout")
+bp = Blueprint("logout", __name__)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Any:
+    rt = runtime()
+    rd = safe_redirect(request.values.get("rd"), rt.redirect_hosts)
+    cookie = read_cookie(request.headers.get("Cookie", ""), rt.sessions.settings.name)
+    record = rt.sessions.load(cookie)
+    target = None
+    if record is not None:
+        rt.sessions.end(record.id)
+        log.info("signed out %r (session ended locally)", record.user)
+        target = end_session_url(record.provider, record.data.get("id_token"), rd)
+    if target is None:
+        target = rd if "rd" in request.values else f"{rt.prefix}/logged-out"
+    response = redirect(target, 302)
+    options = rt.sessions.cookie_options()
+    response.delete_cookie(options["key"], path="/", domain=options["domain"],
+                           secure=options["secure"], httponly=True,
+                           samesite=options["samesite"])
+    return response
+
+
+def end_session_url(provider_id: str, id_token: str | None, rd: str) -> str | None:
+    rt = runtime()
+    provider = rt.providers.get(provider_id)
+    base = own_base_url()
+    if provider is None or base is None or not provider.settings["logout"]["rp_initiated"]:
+        return None
+    try:
+        endpoint = provider.endpoint("end_session_endpoint")
+    except Exception as exc:  # provider down: the local logout already happened
+        log.warning("provider %s unreachable for logout: %s", provider_id, exc)
+        return None
+    if not endpoint:
+        return None
+    state = secrets.token_urlsafe(24)
+    session["logout"] = {"state": state, "rd": rd}
+    params = {"post_logout_redirect_uri": f"{base}{rt.prefix}/logged-out", "state": state,
+              "client_id": provider.settings["client_id"]}
+    if id_token:
+        params["id_token_hint"] = id_token
+    separator = "&" if "?" in endpoint else "?"
+    return f"{endpoint}{separator}{urlencode(params)}"
+
+
+@bp.get("/logged-out")
+def logged_out() -> Any:
+    pending = session.pop("logout", None)
+    state = request.args.get("state", "")
+    if pending and state and hmac.compare_digest(pending["state"], state) and pending["rd"] != "/":
+        return redirect(pending["rd"], 302)
+    return render_template("logout.html")

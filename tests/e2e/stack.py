@@ -1,0 +1,131 @@
+"""The whole real chain for end-to-end tests: nginx → gateway → oidc-provider (+ Redis).
+
+Two apps behind one nginx port on their own names (`app-a.ssomw.localhost`,
+`app-b.ssomw.localhost`), sharing one SSO cookie (`session.domain: ssomw.localhost`). nginx runs
+the exact snippet files from `nginx/` with the http block `ssomw nginx` prints.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ssomw.config import Config, from_text
+from ssomw.nginxconf import full_config
+from tests.support.gateway import GatewayProcess
+from tests.support.net import free_port
+from tests.support.nginx import Nginx
+from tests.support.oidc_provider import OidcProvider
+from tests.support.redis_server import RedisServer
+from tests.support.upstream import EchoApp
+
+REPO = Path(__file__).resolve().parents[2]
+DOMAIN = "ssomw.localhost"
+CLIENT_ID = "ssomw-e2e"
+CLIENT_SECRET = "e2e-client-secret-0123456789"
+SESSION_KEY = "e2e-session-key-0123456789-abcdefghijklmnop"
+USERS: dict[str, dict[str, Any]] = {
+    "alice": {"email": "alice@example.com", "email_verified": True, "name": "Alice Example",
+              "preferred_username": "alice", "groups": ["staff", "app-b-users"]},
+    "bob": {"email": "bob@example.com", "email_verified": True, "name": "Bob Example",
+            "preferred_username": "bob", "groups": ["staff"]},
+}
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+class Stack:
+    def __init__(self, workdir: Path, backend: str = "sqlite", cache: bool = True,
+                 overrides: dict[str, Any] | None = None, workers: int = 2):
+        self.workdir = workdir
+        self.backend = backend
+        self.cache = cache
+        self.overrides = overrides or {}
+        self.workers = workers
+        self.port = free_port()
+        self.redis: RedisServer | None = None
+        self.provider: OidcProvider | None = None
+        self.apps: dict[str, EchoApp] = {}
+        self.gateway: GatewayProcess | None = None
+        self.nginx: Nginx | None = None
+
+    def host(self, app: str) -> str:
+        return f"{app}.{DOMAIN}"
+
+    def url(self, app: str, path: str = "/") -> str:
+        return f"http://{self.host(app)}:{self.port}{path}"
+
+    def config_dict(self) -> dict[str, Any]:
+        assert self.provider is not None
+        store: dict[str, Any] = (
+            {"backend": "redis", "url": self.redis.url} if self.redis
+            else {"backend": "sqlite", "path": str(self.workdir / "ssomw.db")})
+        config = {
+            "server": {"trusted_proxies": ["127.0.0.1/32"]},
+            "store": store,
+            "session": {"domain": DOMAIN, "secure": False, "secret_keys": [SESSION_KEY],
+                        "idle_timeout": "30m", "max_lifetime": "8h"},
+            "providers": [{
+                "id": "idp", "name": "Test IdP", "issuer": self.provider.issuer,
+                "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                "scopes": ["openid", "email", "profile", "groups"],
+            }],
+            "apps": [
+                {"id": "app-a", "hosts": [self.host("app-a")],
+                 "upstream": self.apps["app-a"].url,
+                 "rules": [{"paths": ["^/public/"], "policy": "bypass"}]},
+                {"id": "app-b", "hosts": [self.host("app-b")],
+                 "upstream": self.apps["app-b"].url, "allowed_groups": ["app-b-users"]},
+            ],
+            "logging": {"level": "info", "format": "json"},
+        }
+        return deep_merge(config, self.overrides)
+
+    def config(self) -> Config:
+        return from_text(yaml.safe_dump(self.config_dict()))
+
+    def nginx_conf(self) -> str:
+        assert self.gateway is not None
+        return full_config(self.config(), gateway=self.gateway.bind,
+                           listen=f"127.0.0.1:{self.port}",
+                           cache_path=str(self.workdir / "nginx-cache"),
+                           snippet_dir=str(REPO / "nginx"), cache=self.cache)
+
+    def start(self) -> Stack:
+        if self.backend == "redis":
+            self.redis = RedisServer().start()
+        for name in ("app-a", "app-b"):
+            self.apps[name] = EchoApp(name)
+        redirect_uris = [self.url(a, "/sso/callback") for a in self.apps]
+        self.provider = OidcProvider(
+            self.workdir / "idp", users=USERS,
+            clients=[{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                      "redirect_uris": redirect_uris,
+                      "post_logout_redirect_uris": [self.url(a, "/sso/logged-out")
+                                                    for a in self.apps]}],
+        ).start()
+        self.gateway = GatewayProcess(self.workdir / "gateway", self.config_dict(),
+                                      workers=self.workers).start()
+        self.nginx = Nginx(self.workdir / "nginx", self.nginx_conf(),
+                           listen_ports=[self.port]).start()
+        return self
+
+    def stop(self) -> None:
+        for part in (self.nginx, self.gateway, self.provider):
+            if part is not None:
+                part.stop()
+        for app in self.apps.values():
+            app.stop()
+        if self.redis is not None:
+            self.redis.stop()
