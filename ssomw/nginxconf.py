@@ -87,6 +87,13 @@ location @ssomw_signin {{
     return 401;
 }}
 
+# The gateway unreachable or its store down (the subrequest failed): fail closed with a 503.
+location = /_ssomw/unavailable {{
+    internal;
+    default_type text/plain;
+    return 503 "Sign-in is temporarily unavailable. Please try again in a minute.\n";
+}}
+
 # 403 from the gateway: its "not allowed" page, keeping the 403 status.
 location = /_ssomw/forbidden {{
     internal;
@@ -113,6 +120,7 @@ def protect_snippet(config: Config) -> str:
         "auth_request_set $ssomw_location $upstream_http_location;",
         "error_page 401 = @ssomw_signin;",
         "error_page 403 /_ssomw/forbidden;",
+        "error_page 500 =503 /_ssomw/unavailable;",
         "",
         "# Decision cache scope: method and URI by default; `ssomw nginx` narrows it to the",
         "# whole app (set $ssomw_cache_scope \"\";) when the app's rules ignore paths and methods.",
@@ -171,17 +179,17 @@ def server_blocks(config: Config, listen: str, snippet_dir: str | None,
             protect = (f"        include {snippet_dir}/ssomw-protect.conf;" if snippet_dir
                        else indent(protect_snippet(config), 8))
             scope = '        set $ssomw_cache_scope "";\n' if app.cache_scope == "app" else ""
-            upstream = app_config.get("upstream", "http://127.0.0.1:8080  # set apps[].upstream")
-            body = f"        proxy_pass {upstream};\n"
+            upstream = app_config.get("upstream")
+            body = (f"        proxy_pass {upstream};\n" if upstream else
+                    "        proxy_pass http://127.0.0.1:8080;  # set apps[].upstream\n")
+            where = f"    location {app_config['path_prefix']} {{"
             if not app_config["sso"]:
-                locations.append(f"    location {app_config['path_prefix']} {{  # {app.id}: SSO off\n"
-                                 f"{body}    }}\n")
+                locations.append(f"{where}  # {app.id}: SSO off\n{body}    }}\n")
                 continue
-            locations.append(f"    location {app_config['path_prefix']} {{  # app {app.id}\n"
-                             f"{protect}\n{scope}{body}    }}\n")
-        out.append(
-            f"server {{\n    listen {listen};\n    server_name {' '.join(map(nginx_host, hosts))};\n"
-            f"{server_include}\n" + "".join(locations) + "}\n")
+            locations.append(f"{where}  # app {app.id}\n{protect}\n{scope}{body}    }}\n")
+        names = " ".join(map(nginx_host, hosts))
+        out.append(f"server {{\n    listen {listen};\n    server_name {names};\n"
+                   f"{server_include}\n" + "".join(locations) + "}\n")
     return "".join(out)
 
 

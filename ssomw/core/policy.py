@@ -7,9 +7,12 @@ runs on every ``/sso/auth`` request, so it allocates almost nothing: each possib
 
 Decisions worth knowing:
 
-* Paths are matched after :func:`normalise_path` (percent-decoding, ``;`` parameters, ``//``,
-  dot segments), because nginx forwards the raw URI and the app normalises it: a rule for
-  ``^/admin`` must also see ``/public/..;/%61dmin``.
+* Path confusion. nginx forwards the raw URI; the app may decode it, drop ``;`` parameters
+  (servlet containers) or resolve dot segments, so ``/public/..;/admin`` can be ``/admin`` to
+  the app. A path not already in plain form is therefore decided under each reading
+  (``request_kind.path_forms``) and the strictest decision wins: a ``bypass`` rule cannot be
+  reached through a path that some upstream reads as something else. Apps are chosen on the
+  nginx reading (``request_kind.normalise_path``), as that is how nginx picks the upstream.
 * An identity from a provider the app does not accept gets ``login``, not 403: the user may
   hold accounts at both, and a new sign-in at an allowed provider is the way in.
 * Group checks: the matching rule's ``groups`` and the app's ``allowed_groups`` must *both*
@@ -26,7 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
-from urllib.parse import unquote
 
 from ssomw.core.networks import (
     Address,
@@ -35,12 +37,15 @@ from ssomw.core.networks import (
     parse_address,
     parse_network,
 )
-from ssomw.core.redirects import normalise_host
+from ssomw.core.redirects import canonical_pattern, normalise_host
+from ssomw.core.request_kind import normalise_path, path_forms, plain_path
 
 Outcome = Literal["allow", "bypass", "login", "forbidden", "passthrough"]
 CacheScope = Literal["app", "url", "none"]
 POLICIES = ("bypass", "authenticated", "deny")
 DENIED_ACTIONS = ("forbidden", "passthrough")
+# How strict an outcome is, to pick between readings of an ambiguous path.
+_STRICTNESS = {"bypass": 0, "allow": 1, "passthrough": 2, "login": 3, "forbidden": 4}
 
 
 class PolicyError(ValueError):
@@ -76,20 +81,25 @@ class Rule:
     policy: str
     groups: frozenset[str]
 
-    def mismatch(self, method: str, path: str, client_ip: str) -> str | None:
-        """Why this rule does not match the request, or None when it does (for explain)."""
-        if self.methods is not None and method.upper() not in self.methods:
-            return f"method {method.upper()} is not one of {', '.join(sorted(self.methods))}"
+    def matches(self, method: str, path: str, address: Address | None) -> bool:
+        """The hot-path test: ``method`` upper-case, ``address`` parsed (None: garbage)."""
+        if self.methods is not None and method not in self.methods:
+            return False
         if self.paths and not _any_search(self.paths, path):
-            patterns = ", ".join(p.pattern for p in self.paths)
-            return f"path {path} matches none of {patterns}"
+            return False
         if self.networks:
-            address = parse_address(client_ip)
-            if address is None:
-                return f"client address {client_ip!r} is not an IP address"
-            if not in_networks(address, self.networks):
-                nets = ", ".join(str(n) for n in self.networks)
-                return f"client address {address} is not in {nets}"
+            return address is not None and in_networks(address, self.networks)
+        return True
+
+    def mismatch(self, method: str, path: str, address: Address | None) -> str | None:
+        """Why this rule does not match, or None when it does (same tests as :meth:`matches`)."""
+        if self.methods is not None and method not in self.methods:
+            return f"method {method} is not one of {', '.join(sorted(self.methods))}"
+        if self.paths and not _any_search(self.paths, path):
+            return f"path {path} matches none of {', '.join(p.pattern for p in self.paths)}"
+        if self.networks and (address is None or not in_networks(address, self.networks)):
+            nets = ", ".join(str(n) for n in self.networks)
+            return f"client address {address or 'unknown'} is not in {nets}"
         return None
 
 
@@ -121,40 +131,9 @@ class RuleCheck:
 @dataclass(frozen=True)
 class Explanation:
     app_id: str
+    path: str  # the reading of the path the decision came from
     checks: tuple[RuleCheck, ...]
     decision: Decision
-
-
-def normalise_path(path: str) -> str:
-    """The path as an app will most likely understand it, for rule and prefix matching.
-
-    Drops query and fragment, decodes percent-escapes once, strips ``;`` path parameters
-    (servlet containers ignore them, so ``/public/..;/admin`` is ``/admin`` there), merges
-    repeated slashes and removes dot segments, as nginx does for its own locations.
-    """
-    if path.startswith("/") and not _NEEDS_NORMALISING.search(path):
-        return path
-    text = path.split("?", 1)[0].split("#", 1)[0]
-    if "%" in text:
-        text = unquote(text, errors="replace")
-    if ";" in text:
-        text = "/".join(segment.split(";", 1)[0] for segment in text.split("/"))
-    text = _SLASHES.sub("/", "/" + text)
-    segments = text.split("/")[1:]
-    kept: list[str] = []
-    for segment in segments:
-        if segment == "..":
-            if kept:
-                kept.pop()
-        elif segment != ".":
-            kept.append(segment)
-    if segments[-1] in (".", ".."):
-        kept.append("")
-    return "/" + "/".join(kept)
-
-
-_NEEDS_NORMALISING = re.compile(r"[%?#;]|//|/\.")
-_SLASHES = re.compile(r"/{2,}")
 
 
 class Policy:
@@ -207,40 +186,40 @@ class Policy:
 
     def decide(self, app: App, method: str, path: str, client_ip: str,
                identity: Identity | None) -> Decision:
-        """The decision for one request to ``app`` (first matching rule wins)."""
+        """The decision for one request to ``app``: the first matching rule wins; for an
+        ambiguous path, the strictest decision over its readings (``path_forms``)."""
         plan: _Plan = app._plan
         if plan.sso_off is not None:
             return plan.sso_off
         method = method if method.isupper() else method.upper()
-        path = normalise_path(path)
-        address: Address | None | bool = False  # parsed only if a rule needs it
-        for rule, outcomes in plan.rules:
-            if rule.methods is not None and method not in rule.methods:
-                continue
-            if rule.paths and not _any_search(rule.paths, path):
-                continue
-            if rule.networks:
-                if address is False:
-                    address = parse_address(client_ip)
-                if address is None or not in_networks(address, rule.networks):
-                    continue
-            return outcomes.resolve(identity)
-        return plan.default.resolve(identity)
+        address = parse_address(client_ip) if plan.needs_address else None
+        if plain_path(path):
+            return plan.decide(method, path, address, identity)
+        best: Decision | None = None
+        for form in path_forms(path):
+            decision = plan.decide(method, form, address, identity)
+            if best is None or _STRICTNESS[decision.outcome] > _STRICTNESS[best.outcome]:
+                best = decision
+        assert best is not None  # path_forms is never empty
+        return best
 
     def explain(self, app: App, method: str, path: str, client_ip: str,
                 identity: Identity | None) -> Explanation:
         """The rules checked, in order, with why each did or did not match, and the decision."""
         decision = self.decide(app, method, path, client_ip, identity)
+        method = method.upper()
+        address = parse_address(client_ip)
+        forms = path_forms(path)
+        form = next((f for f in forms if app._plan.decide(method, f, address, identity)
+                     == decision), forms[0])
         checks: list[RuleCheck] = []
-        if app.sso:
-            normal = normalise_path(path)
-            for rule in app.rules:
-                why_not = rule.mismatch(method, normal, client_ip)
-                if why_not is None:
-                    checks.append(RuleCheck(rule.index, True, f"matched: policy {rule.policy}"))
-                    break
-                checks.append(RuleCheck(rule.index, False, why_not))
-        return Explanation(app.id, tuple(checks), decision)
+        for rule in app.rules if app.sso else ():
+            why_not = rule.mismatch(method, form, address)
+            if why_not is None:
+                checks.append(RuleCheck(rule.index, True, f"matched: policy {rule.policy}"))
+                break
+            checks.append(RuleCheck(rule.index, False, why_not))
+        return Explanation(app.id, form, tuple(checks), decision)
 
 
 def _any_search(patterns: tuple[re.Pattern[str], ...], path: str) -> bool:
@@ -260,7 +239,7 @@ def _better(app: App, path: str, specificity: int, best: App | None,
 
 
 class _Outcomes:
-    """Every decision an ``authenticated`` rule (or the default) can reach, made once."""
+    """Every decision a rule (or the default) can reach, made once at build time."""
 
     def __init__(self, app: App, rule: Rule | None) -> None:
         index = None if rule is None else rule.index
@@ -283,12 +262,11 @@ class _Outcomes:
         self.app_denied = made(denied, "the user is in none of the app's allowed_groups: "
                                + ", ".join(sorted(self.app_groups)))
         self.allow = made("allow", "signed-in user allowed")
+        self.fixed: Decision | None = None
         if rule is not None and rule.policy == "bypass":
-            self.fixed: Decision | None = made("bypass", "no sign-in, no identity headers")
+            self.fixed = made("bypass", "no sign-in, no identity headers")
         elif rule is not None and rule.policy == "deny":
             self.fixed = made("forbidden", "access denied for everyone")
-        else:
-            self.fixed = None
 
     def resolve(self, identity: Identity | None) -> Decision:
         if self.fixed is not None:
@@ -309,8 +287,18 @@ class _Plan:
         self.sso_off = None if app.sso else Decision(
             "bypass", app.id, None, f"app {app.id!r} has sso: false; passed through untouched",
             app.cache_scope)
+        self.needs_address = any(rule.networks for rule in app.rules)
         self.rules = tuple((rule, _Outcomes(app, rule)) for rule in app.rules)
         self.default = _Outcomes(app, None)
+
+    def decide(self, method: str, path: str, address: Address | None,
+               identity: Identity | None) -> Decision:
+        if self.sso_off is not None:
+            return self.sso_off
+        for rule, outcomes in self.rules:
+            if rule.matches(method, path, address):
+                return outcomes.resolve(identity)
+        return self.default.resolve(identity)
 
 
 # --- building: every check records (path, message) and carries on -------------------------
@@ -323,17 +311,17 @@ def _build_apps(raw_apps: object, errors: Errors) -> list[App]:
         errors.append(("apps", "must be a list of apps"))
         return []
     apps = [app for i, raw in enumerate(raw_apps) if (app := _build_app(i, raw, errors))]
-    claimed: dict[tuple[str, str], str] = {}
+    claimed: dict[tuple[str, str], App] = {}
     ids: set[str] = set()
     for app in apps:
         if app.id in ids:
             errors.append((f"apps[{app.index}].id", f"duplicate app id {app.id!r}"))
         ids.add(app.id)
         for k, host in enumerate(app.hosts):
-            owner = claimed.setdefault((host, app.path_prefix), app.id)
-            if owner != app.id:
+            owner = claimed.setdefault((host, app.path_prefix), app)
+            if owner is not app:
                 message = (f"{host} with path_prefix {app.path_prefix} is already served "
-                           f"by app {owner!r}")
+                           f"by app {owner.id!r}")
                 errors.append((f"apps[{app.index}].hosts[{k}]", message))
     return apps
 
@@ -349,7 +337,9 @@ def _build_app(i: int, raw: object, errors: Errors) -> App | None:
         errors.append((f"{base}.id", "is required and must be a non-empty string"))
     hosts = _hosts(raw.get("hosts"), f"{base}.hosts", errors)
     prefix = _prefix(raw.get("path_prefix", "/"), f"{base}.path_prefix", errors)
-    sso = _flag(raw, "sso", base, errors)
+    sso = raw.get("sso", True)
+    if not isinstance(sso, bool):
+        errors.append((f"{base}.sso", "must be true or false"))
     providers = _strings(raw, "providers", base, errors,
                          empty="an empty list allows no provider; leave it out to allow all")
     groups = _strings(raw, "allowed_groups", base, errors) or ()
@@ -438,14 +428,6 @@ def _strings(raw: Mapping[str, Any], key: str, base: str, errors: Errors,
     return tuple(value)
 
 
-def _flag(raw: Mapping[str, Any], key: str, base: str, errors: Errors) -> bool:
-    value = raw.get(key, True)
-    if not isinstance(value, bool):
-        errors.append((f"{base}.{key}", "must be true or false"))
-        return True
-    return value
-
-
 def _hosts(value: object, path: str, errors: Errors) -> tuple[str, ...]:
     """Hosts as canonical patterns (``jira.example.com``, ``*.xn--bcher-kva.example``)."""
     if not isinstance(value, list) or not value:
@@ -453,18 +435,10 @@ def _hosts(value: object, path: str, errors: Errors) -> tuple[str, ...]:
         return ()
     hosts: list[str] = []
     for k, item in enumerate(value):
-        text = item.strip() if isinstance(item, str) else ""
-        wildcard = text.startswith("*.")
-        body = text.removeprefix("*.")
-        bare_v6 = body.count(":") > 1 and not body.startswith("[")
-        if "*" in body:
-            errors.append((f"{path}[{k}]", "a wildcard is allowed only as a leading '*.'"))
-        elif not bare_v6 and (":" in body.rpartition("]")[2]):
-            errors.append((f"{path}[{k}]", "must not include a port (ports are ignored)"))
-        elif (name := normalise_host(body)) is None:
-            errors.append((f"{path}[{k}]", f"{item!r} is not a valid host name"))
-        else:
-            hosts.append("*." + name if wildcard else name)
+        try:
+            hosts.append(canonical_pattern(item))
+        except ValueError as exc:
+            errors.append((f"{path}[{k}]", str(exc)))
     return tuple(hosts)
 
 

@@ -208,9 +208,32 @@ def _canonical_name(name: str) -> str | None:
     return name
 
 
+def canonical_pattern(pattern: str) -> str:
+    """A configured host pattern (app ``hosts``, ``allowed_redirect_hosts``) in canonical form.
+
+    Raises ValueError saying what is wrong: ``*`` other than a leading ``*.``, a port (ports
+    are ignored when matching, so writing one would suggest a restriction that does not
+    exist), or a name that is not a valid host.
+    """
+    text = pattern.strip() if isinstance(pattern, str) else ""
+    wildcard = text.startswith("*.")
+    body = text.removeprefix("*.")
+    if "*" in body:
+        raise ValueError(f"{pattern!r}: a wildcard is allowed only as a leading '*.'")
+    if _split_port(body) != body:
+        raise ValueError(f"{pattern!r} must not include a port (ports are ignored)")
+    name = _canonical_name(body)
+    if name is None:
+        raise ValueError(f"{pattern!r} is not a valid host name")
+    return "*." + name if wildcard else name
+
+
 @functools.lru_cache(maxsize=4096)
 def _pattern(pattern: str) -> tuple[str | None, str | None]:
-    """(exact name, ".suffix") for one configured pattern; (None, None) if it is unusable."""
+    """(exact name, ".suffix") for one configured pattern; (None, None) if it is unusable.
+
+    Unlike :func:`canonical_pattern`, a port is tolerated here (and ignored).
+    """
     if not isinstance(pattern, str):
         return None, None
     text = pattern.strip()

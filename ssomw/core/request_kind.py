@@ -1,11 +1,19 @@
-"""Is this request a page load (answer with a sign-in redirect) or a script/API call (plain 401)?
+"""How the gateway reads a request: a page load or a script call, and which paths it may mean.
 
-A redirect to the provider only helps a browser tab showing a page. For ``fetch()``, XHR and API
-clients it is harmful: the script follows the redirect cross-origin, fails on CORS, and sees an
-opaque error instead of a 401 it could act on (contract §2).
+Page load or script call (:func:`is_navigation`): a redirect to the provider only helps a browser
+tab showing a page. For ``fetch()``, XHR and API clients it is harmful: the script follows the
+redirect cross-origin, fails on CORS, and sees an opaque error instead of a 401 it could act on
+(contract §2).
+
+Which path (:func:`path_forms`): nginx forwards the raw URI, and the app behind it may decode
+it, drop ``;`` parameters (servlet containers) or resolve dot segments, so ``/public/..;/admin``
+can be ``/admin`` to the app. Access rules are checked against every reading.
 """
 
 from __future__ import annotations
+
+import re
+from urllib.parse import unquote
 
 # A navigation ends up on a page; GET is the only way to get one (HEAD answers like GET).
 _NAVIGATION_METHODS = frozenset({"GET", "HEAD"})
@@ -69,3 +77,59 @@ def _quality(params: str) -> float:
             except ValueError:
                 return 1.0
     return 1.0
+
+
+def normalise_path(path: str) -> str:
+    """The path as nginx reads it for ``location`` matching.
+
+    Query and fragment dropped, percent-escapes decoded once, repeated slashes merged, dot
+    segments removed (never above the root).
+    """
+    if plain_path(path):
+        return path
+    return _normalise(_raw(path), strip_params=False)
+
+
+def path_forms(path: str) -> tuple[str, ...]:
+    """Every distinct reading of ``path`` an upstream may act on, the nginx reading first.
+
+    nginx's reading, the servlet reading (``;params`` dropped from each segment before dots
+    are resolved) and the raw path as sent (query dropped).
+    """
+    if plain_path(path):
+        return (path,)
+    raw = _raw(path)
+    forms = (_normalise(raw, strip_params=False), _normalise(raw, strip_params=True), raw)
+    return tuple(dict.fromkeys(forms))
+
+
+_NOT_PLAIN = re.compile(r"[%?#;]|//|/\.")
+_SLASHES = re.compile(r"/{2,}")
+
+
+def plain_path(path: str) -> bool:
+    """True when every reading of ``path`` is the path itself (the fast path)."""
+    return path.startswith("/") and not _NOT_PLAIN.search(path)
+
+
+def _raw(path: str) -> str:
+    text = path.split("?", 1)[0].split("#", 1)[0]
+    return text if text.startswith("/") else "/" + text
+
+
+def _normalise(text: str, strip_params: bool) -> str:
+    if "%" in text:
+        text = unquote(text, errors="replace")
+    if strip_params and ";" in text:
+        text = "/".join(segment.split(";", 1)[0] for segment in text.split("/"))
+    segments = _SLASHES.sub("/", text).split("/")[1:]
+    kept: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+    if segments and segments[-1] in (".", ".."):
+        kept.append("")
+    return "/" + "/".join(kept)

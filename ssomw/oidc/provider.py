@@ -107,7 +107,7 @@ class Provider:
                 try:
                     return fetch_json(self.http, url, self.timeout)
                 except ProviderUnavailable as exc:
-                    raise TokenError("jwks_unavailable", "the provider's keys are unreachable") from exc
+                    raise TokenError("jwks_unavailable") from exc
 
             self._jwks = JwksCache(uri, fetch)
         return self._jwks

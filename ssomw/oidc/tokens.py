@@ -1,18 +1,11 @@
 """ID token and logout token validation (contract §5).
 
-Every rule is one small validator whose docstring quotes the sentence it enforces. Validators
-fail on the first problem and run in a fixed order: structure -> header/alg -> signature ->
-claims, so nothing in an unauthenticated payload is looked at before the signature holds, and
-``alg`` is judged before any key is chosen. JWS parsing and verification are joserfc's; only
-the ``at_hash`` digest (a plain hash defined by OIDC Core) is computed here.
-
-Decisions beyond the letter of the specs:
-
-* ``aud`` with several values needs an ``azp`` equal to our client id (OIDC Core 3.1.3.7 points
-  4-5 say SHOULD; we have no list of "trusted" extra audiences, so we require it).
-* ``at_hash`` present but no access token to check it against fails (``at_hash_mismatch``).
-* Without a pinned alg and without discovered algorithms, the default ``RS256`` applies.
-* Unknown non-critical header parameters are ignored (RFC 7515 §4); ``crit`` is refused.
+Each rule is one small validator quoting the sentence it enforces; they fail on the first
+problem, in the order structure -> header/alg -> signature -> claims, so ``alg`` is judged
+before any key is chosen and no claim is read before the signature holds. JWS parsing and
+verification are joserfc's; only the ``at_hash`` digest (defined by OIDC Core) is ours.
+Decisions beyond the letter of the specs: several audiences need ``azp`` (Core says SHOULD);
+``at_hash`` without an access token to check fails; no pinned and no discovered alg means RS256.
 """
 
 from __future__ import annotations
@@ -44,6 +37,7 @@ BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TYP = "logout+jwt"
 
 Claims = dict[str, Any]
+Header = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -68,14 +62,8 @@ class TokenPolicy:
         return frozenset(self.discovered_algs or ("RS256",)) & ASYMMETRIC_ALGS
 
 
-def validate_id_token(
-    token: str,
-    policy: TokenPolicy,
-    jwks: JwksCache,
-    nonce: str,
-    access_token: str | None,
-    now: float | None = None,
-) -> Claims:
+def validate_id_token(token: str, policy: TokenPolicy, jwks: JwksCache, nonce: str,
+                      access_token: str | None, now: float | None = None) -> Claims:
     """Validate an ID token from the token endpoint; return its claims or raise TokenError."""
     now = time.time() if now is None else now
     header, claims, key = _verified_token(token, policy, jwks, check_typ_not_logout)
@@ -90,20 +78,17 @@ def validate_id_token(
     return claims
 
 
-def validate_logout_token(
-    token: str,
-    policy: TokenPolicy,
-    jwks: JwksCache,
-    seen_jti: Callable[[str, float], bool],
-    now: float | None = None,
-) -> Claims:
+def validate_logout_token(token: str, policy: TokenPolicy, jwks: JwksCache,
+                          seen_jti: Callable[[str, float], bool],
+                          now: float | None = None) -> Claims:
     """Validate a Back-Channel Logout token; return its claims or raise TokenError.
 
     ``seen_jti(jti, expires_at)`` records the jti until ``expires_at`` and returns True if it
     was already recorded. It is called last, so an invalid token never uses up a jti.
     """
     now = time.time() if now is None else now
-    _, claims, _ = _verified_token(token, policy, jwks, _any_typ)
+    # typ is not checked: explicit typing of logout tokens is only RECOMMENDED
+    _, claims, _ = _verified_token(token, policy, jwks, lambda header: None)
     check_iss(claims, policy.issuer)
     check_aud(claims, policy.client_id)
     check_logout_iat(claims, now, policy.leeway, policy.max_iat_age)
@@ -117,12 +102,8 @@ def validate_logout_token(
     return claims
 
 
-def _verified_token(
-    token: object,
-    policy: TokenPolicy,
-    jwks: JwksCache,
-    check_typ: Callable[[dict[str, Any]], None],
-) -> tuple[dict[str, Any], Claims, Key]:
+def _verified_token(token: object, policy: TokenPolicy, jwks: JwksCache,
+                    check_typ: Callable[[Header], None]) -> tuple[Header, Claims, Key]:
     """Structure, header and signature checks shared by both token kinds."""
     compact = check_structure(token)
     obj = parse_compact(compact)
@@ -137,20 +118,12 @@ def _verified_token(
     return header, parse_claims(obj.payload), key
 
 
-def _any_typ(header: dict[str, Any]) -> None:
-    """Logout tokens: ``typ`` is not checked (explicit typing is only RECOMMENDED, §2.4)."""
-
-
-# --- structure -------------------------------------------------------------------------------
-
-
 def check_structure(token: object) -> str:
-    """Reject non-strings, empty or oversized input, JWE and anything not three segments.
-
-    RFC 7515 §7.1: a JWS Compact Serialization is "BASE64URL(UTF8(JWS Protected Header)) || '.'
+    """RFC 7515 §7.1: a JWS Compact Serialization is "BASE64URL(UTF8(JWS Protected Header)) || '.'
     || BASE64URL(JWS Payload) || '.' || BASE64URL(JWS Signature)".  OIDC Core 3.1.3.7 point 1:
     "If the ID Token is encrypted, decrypt it using the keys and algorithms that the Client
-    specified during Registration" -- we register none, so a JWE (five segments) is refused.
+    specified during Registration" -- we register none, so a JWE is refused.  Non-strings,
+    empty and oversized (> 16 KiB) input are malformed.
     """
     if not isinstance(token, str) or not token:
         raise TokenError("malformed", "token is not a non-empty string")
@@ -169,7 +142,7 @@ def check_structure(token: object) -> str:
 def _is_jwe_header(segment: str) -> bool:
     try:
         header = json_b64decode(segment.encode("ascii"))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return False
     return isinstance(header, dict) and "enc" in header
 
@@ -178,7 +151,7 @@ def parse_compact(token: str) -> jws.CompactSignature:
     """Decode (not verify) the compact JWS so its header can be judged first."""
     try:
         obj = jws.extract_compact(token.encode("ascii"), registry=_registry(None))
-    except (JoseError, ValueError, TypeError) as exc:
+    except (JoseError, ValueError, TypeError, RecursionError) as exc:
         raise TokenError("malformed", "token header or payload cannot be decoded") from exc
     if not isinstance(obj.protected, dict):
         raise TokenError("malformed", "token header is not a JSON object")
@@ -186,15 +159,12 @@ def parse_compact(token: str) -> jws.CompactSignature:
 
 
 def parse_claims(payload: bytes | None) -> Claims:
-    """The payload as a JSON object.
-
-    RFC 7519 §4: "The JWT Claims Set represents a JSON object whose members are the claims
-    conveyed by the JWT."
-    Non-finite numbers (``Infinity``/``NaN``) are not JSON and would defeat exp/iat checks.
+    """RFC 7519 §4: "The JWT Claims Set represents a JSON object whose members are the claims
+    conveyed by the JWT."  ``Infinity``/``NaN`` are not JSON (and would defeat exp/iat checks).
     """
     try:
         claims = json.loads(payload or b"", parse_constant=_reject_constant)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
         raise TokenError("malformed", "token payload is not JSON") from exc
     if not isinstance(claims, dict):
         raise TokenError("malformed", "token payload is not a JSON object")
@@ -205,14 +175,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-# --- header / alg ----------------------------------------------------------------------------
-
-
-def check_alg_not_none(header: dict[str, Any]) -> None:
-    """Never accept an unsigned token, whatever the case of "none".
-
-    OIDC Core §2: "ID Tokens MUST be signed using JWS".  Back-Channel Logout §2.6 point 3:
-    "Additionally, an alg with the value none MUST NOT be used for Logout Tokens."
+def check_alg_not_none(header: Header) -> None:
+    """OIDC Core §2: "ID Tokens MUST be signed using JWS".  Back-Channel Logout §2.6 point 3:
+    "Additionally, an alg with the value none MUST NOT be used for Logout Tokens."  Any case.
     """
     alg = header.get("alg")
     if not isinstance(alg, str):
@@ -221,21 +186,17 @@ def check_alg_not_none(header: dict[str, Any]) -> None:
         raise TokenError("alg_none")
 
 
-def check_no_crit(header: dict[str, Any]) -> None:
-    """Refuse critical extensions: we understand none.
-
-    RFC 7515 §4.1.11: "If any of the listed extension Header Parameters are not understood and
-    supported by the recipient, then the JWS is invalid."
+def check_no_crit(header: Header) -> None:
+    """RFC 7515 §4.1.11: "If any of the listed extension Header Parameters are not understood
+    and supported by the recipient, then the JWS is invalid."  We support none of them.
     """
     if "crit" in header:
         raise TokenError("crit_unsupported")
 
 
-def check_header_values(header: dict[str, Any]) -> None:
-    """Registered header parameters must have their registered types (``kid`` a string...).
-
-    RFC 7515 §4.1.4: "The "kid" value is a case-sensitive string."  Likewise ``jku``/``x5u``
-    are URLs and ``x5c`` a list of strings; a token that breaks these is malformed.
+def check_header_values(header: Header) -> None:
+    """RFC 7515 §4.1.4: "The "kid" value is a case-sensitive string."  Likewise the other
+    registered header parameters must have their registered types, or the token is malformed.
     """
     try:
         _registry(None).check_header(header)
@@ -243,35 +204,25 @@ def check_header_values(header: dict[str, Any]) -> None:
         raise TokenError("malformed", "token header has invalid parameter values") from exc
 
 
-def check_alg_allowed(header: dict[str, Any], policy: TokenPolicy) -> None:
-    """Only the pinned alg, else asymmetric algs the provider's discovery lists.
-
-    OIDC Core 3.1.3.7 point 7: "The alg value SHOULD be the default of RS256 or the algorithm
+def check_alg_allowed(header: Header, policy: TokenPolicy) -> None:
+    """OIDC Core 3.1.3.7 point 7: "The alg value SHOULD be the default of RS256 or the algorithm
     sent by the Client in the id_token_signed_response_alg parameter during Registration."
-    HMAC algs are accepted only when pinned: otherwise a token signed with a public key used
-    as an HMAC secret (key confusion) could pass.
+    HMAC only when pinned, so a public key can never be abused as an HMAC secret.
     """
     if header["alg"] not in policy.allowed_algs():
         raise TokenError("alg_not_allowed")
 
 
-def check_typ_not_logout(header: dict[str, Any]) -> None:
-    """An explicitly typed logout token is never an ID token.
-
-    RFC 8725 §3.11: "Explicit JWT typing is accomplished by using the "typ" Header Parameter."
-    """
+def check_typ_not_logout(header: Header) -> None:
+    """RFC 8725 §3.11: "Explicit JWT typing is accomplished by using the "typ" Header
+    Parameter."  A token typed as a logout token is never an ID token."""
     typ = header.get("typ")
     if isinstance(typ, str) and typ.lower().removeprefix("application/") == LOGOUT_TYP:
         raise TokenError("typ_mismatch")
 
 
-# --- signature -------------------------------------------------------------------------------
-
-
-def select_key(header: dict[str, Any], policy: TokenPolicy, jwks: JwksCache) -> Key:
-    """The verification key: the client secret for pinned HS*, else the provider's JWKS key.
-
-    OIDC Core 3.1.3.7 point 8: "the octets of the UTF-8 representation of the client_secret
+def select_key(header: Header, policy: TokenPolicy, jwks: JwksCache) -> Key:
+    """OIDC Core 3.1.3.7 point 8 (HS*): "the octets of the UTF-8 representation of the client_secret
     corresponding to the client_id contained in the aud (audience) Claim are used as the key to
     validate the signature."  Point 6: "The Client MUST use the keys provided by the Issuer."
     """
@@ -283,18 +234,13 @@ def select_key(header: dict[str, Any], policy: TokenPolicy, jwks: JwksCache) -> 
             return OctKey.import_key(policy.client_secret)
         except (JoseError, ValueError) as exc:
             raise TokenError("alg_not_allowed", "client secret unusable as HMAC key") from exc
-    kid = header.get("kid")
-    if kid is not None and not isinstance(kid, str):
-        raise TokenError("malformed", "token kid is not a string")
-    return jwks.find(kid, alg)
+    return jwks.find(header.get("kid"), alg)  # kid's type was checked with the header
 
 
 def verify_signature(obj: jws.CompactSignature, alg: str, key: Key) -> None:
-    """Verify the JWS with exactly one allowed alg and the chosen key.
-
-    OIDC Core 3.1.3.7 point 6: "The Client MUST validate the signature of all other ID Tokens
-    according to JWS using the algorithm specified in the JWT alg Header Parameter."  (We
-    verify token-endpoint ID tokens too rather than rely on TLS alone.)
+    """OIDC Core 3.1.3.7 point 6: "The Client MUST validate the signature of all other ID Tokens
+    according to JWS using the algorithm specified in the JWT alg Header Parameter."  We verify
+    token-endpoint ID tokens too, with exactly that one alg, rather than rely on TLS alone.
     """
     try:
         valid = jws.validate_compact(obj, key, registry=_registry([alg]))
@@ -310,9 +256,6 @@ def _registry(algorithms: list[str] | None) -> jws.JWSRegistry:
     registry.max_header_length = MAX_TOKEN_LENGTH
     registry.max_signature_length = MAX_TOKEN_LENGTH
     return registry
-
-
-# --- claims: ID token ------------------------------------------------------------------------
 
 
 def check_iss(claims: Claims, issuer: str) -> None:
@@ -357,9 +300,15 @@ def _number(claims: Claims, name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TokenError("malformed", f"token {name} is not a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise TokenError("malformed", f"token {name} is not a finite number")
+    return number
 
 
 def check_exp(claims: Claims, now: float, leeway: float, required: bool) -> None:
@@ -433,18 +382,13 @@ def _token_digest(alg: str, key: Key, data: bytes) -> bytes:
     return hashlib.new(f"sha{alg[-3:]}", data).digest()
 
 
-# --- claims: logout token --------------------------------------------------------------------
-
-
 def check_logout_iat(claims: Claims, now: float, leeway: float, max_age: float) -> None:
     """Back-Channel Logout §2.6 point 4: "Validate the iss, aud, iat, and exp Claims in the same
     way they are validated in ID Tokens."  iat is REQUIRED (§2.4); older than max_age is
     refused so that remembered jti values can expire.
     """
     check_iat(claims, now, leeway)
-    iat = _number(claims, "iat")
-    assert iat is not None
-    if now - iat > max_age:
+    if now - claims["iat"] > max_age:
         raise TokenError("iat_too_old")
 
 
@@ -492,10 +436,7 @@ def check_jti(claims: Claims) -> str:
 def _replay_window_end(claims: Claims, policy: TokenPolicy) -> float:
     """When the token stops being acceptable anyway (too old or expired): remember its jti
     until then, plus a second so the boundary instant is covered."""
-    iat = _number(claims, "iat")
-    exp = _number(claims, "exp")
-    assert iat is not None
-    end = iat + policy.max_iat_age
-    if exp is not None:
-        end = min(end, exp + policy.leeway)
+    end = claims["iat"] + policy.max_iat_age  # both were checked to be numbers
+    if claims.get("exp") is not None:
+        end = min(end, claims["exp"] + policy.leeway)
     return end + 1.0

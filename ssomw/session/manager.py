@@ -49,7 +49,8 @@ class Sessions:
         self.clock = clock
 
     def create(self, *, user: str, provider: str, sub: str, sid: str | None,
-               data: dict[str, Any], max_lifetime: float | None = None) -> tuple[SessionRecord, str]:
+               data: dict[str, Any], max_lifetime: float | None = None,
+               ) -> tuple[SessionRecord, str]:
         """A new session with a new random id (never reuses one: no fixation)."""
         now = self.clock()
         lifetime = min(max_lifetime or self.settings.max_lifetime, self.settings.max_lifetime)

@@ -82,14 +82,19 @@ end
 """
 
 # KEYS: all, seen, meta, then the session keys  ARGV: prefix, ids...
-_DELETE = _REMOVE_FN + """
+_DELETE = (
+    _REMOVE_FN
+    + """
 local n = 0
 for i = 2, #ARGV do n = n + remove(ARGV[1], ARGV[i]) end
 return n
 """
+)
 
 # KEYS: all, seen, meta  ARGV: prefix, now, idle cutoff, batch size
-_PURGE = _REMOVE_FN + """
+_PURGE = (
+    _REMOVE_FN
+    + """
 local done, n = {}, 0
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, ARGV[4])
 local idle = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3], 'LIMIT', 0, ARGV[4])
@@ -100,6 +105,7 @@ for _, ids in ipairs({due, idle}) do
 end
 return n
 """
+)
 
 
 def _unavailable(fn: Callable[P, R]) -> Callable[P, R]:
@@ -125,9 +131,7 @@ def _part(value: str) -> str:
 class RedisStore(Store):
     """Store in Redis (standalone, TLS, unix socket or Sentinel-managed)."""
 
-    def __init__(
-        self, url: str, key_prefix: str = "ssomw:", socket_timeout: float = 0.5
-    ) -> None:
+    def __init__(self, url: str, key_prefix: str = "ssomw:", socket_timeout: float = 0.5) -> None:
         self.url = url
         self.prefix = key_prefix
         self.client = connect(url, socket_timeout)
@@ -217,12 +221,13 @@ class RedisStore(Store):
         now = time.time()
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
-            for sid, raw in zip(chunk, self.client.mget([self._skey(s) for s in chunk])):
+            raws = self.client.mget([self._skey(s) for s in chunk])
+            for session_id, raw in zip(chunk, raws, strict=True):
                 rec = None if raw is None else self._decode(raw)
                 if rec is not None and rec.expires > now:
                     found.append(rec)
                 elif rec is None:
-                    missing.append(sid)
+                    missing.append(session_id)
         found.sort(key=lambda r: r.created)
         return found, missing
 

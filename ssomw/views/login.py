@@ -8,6 +8,7 @@ have been verified, under a brand-new id.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,7 +74,8 @@ def login() -> Any:
         log.warning("sign-in could not start at %s: %s", provider.id, exc.detail)
         return error_page(exc.code, 503)
     flows = dict(session.get("flows", {}))
-    for stale in sorted(flows, key=lambda s: flows[s]["t"])[: max(0, len(flows) - MAX_PENDING_FLOWS + 1)]:
+    oldest_first = sorted(flows, key=lambda s: flows[s]["t"])
+    for stale in oldest_first[: max(0, len(flows) - MAX_PENDING_FLOWS + 1)]:
         del flows[stale]
     flows[auth.state] = {"p": provider.id, "n": auth.nonce, "v": auth.code_verifier, "rd": rd,
                          "u": redirect_uri, "t": time.time()}
@@ -116,7 +118,9 @@ def callback() -> Any:
     log.info("signed in %r via %s", user, provider.id)
     session.clear()  # the flow session is spent; Flask-Session deletes it
     response = redirect(flow["rd"], 302)
-    response.set_cookie(value=cookie, max_age=int(record.expires - record.created),
+    # The server enforces the exact lifetime; the cookie may outlive it by a little, since
+    # clients round Max-Age to whole seconds from their own clock.
+    response.set_cookie(value=cookie, max_age=math.ceil(record.expires - record.created) + 1,
                         **rt.sessions.cookie_options())
     return response
 
