@@ -22,6 +22,12 @@ HEADER_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$"}
 URL = {"type": "string", "pattern": r"^https?://[^\s/?#]+[^\s]*$"}
 STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
 
+# Authorization request parameters the gateway sets itself; auth_params may not override them.
+RESERVED_AUTH_PARAMS = frozenset({
+    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
+    "code_challenge", "code_challenge_method", "request", "request_uri",
+})
+
 # Keys whose values are secrets: redacted on export, never logged.
 SECRET_KEYS = frozenset({"client_secret", "secret_keys", "bind_password", "password", "hash"})
 

@@ -18,7 +18,7 @@ import jsonschema
 from ..core.networks import parse_networks
 from ..core.policy import Policy, PolicyError
 from .errors import ConfigError
-from .schema import config_schema
+from .schema import RESERVED_AUTH_PARAMS, config_schema
 
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 DURATION_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -116,6 +116,9 @@ def cross_checks(data: dict[str, Any]) -> list[ConfigError]:
     for i, provider in enumerate(data["providers"]):
         if "openid" not in provider["scopes"]:
             errors.append(ConfigError(f"providers[{i}].scopes", "must include 'openid'"))
+        for param in sorted(set(provider["auth_params"]) & RESERVED_AUTH_PARAMS):
+            errors.append(ConfigError(f"providers[{i}].auth_params.{param}",
+                                      "is set by the gateway and cannot be configured"))
         alg = provider.get("id_token_signed_response_alg", "")
         if alg.startswith("HS") and not provider.get("client_secret"):
             errors.append(ConfigError(f"providers[{i}].id_token_signed_response_alg",

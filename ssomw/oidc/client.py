@@ -16,15 +16,10 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
+from ..config.schema import RESERVED_AUTH_PARAMS
 from .errors import TokenError
 from .provider import Provider, ProviderUnavailable
 from .tokens import validate_id_token
-
-# Parameters the gateway owns; auth_params may not override them (config validation says so).
-RESERVED_PARAMS = frozenset({
-    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
-    "code_challenge", "code_challenge_method", "request", "request_uri",
-})
 
 
 class SignInError(Exception):
@@ -76,7 +71,7 @@ def start_login(provider: Provider, redirect_uri: str,
     nonce = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(48) if provider.settings["pkce"] else None
     params = {k: v for k, v in {**provider.settings["auth_params"], **(extra_params or {})}.items()
-              if k not in RESERVED_PARAMS}
+              if k not in RESERVED_AUTH_PARAMS}
     client = oauth_session(provider, redirect_uri)
     url, _ = client.create_authorization_url(
         endpoint, state=state, code_verifier=verifier, nonce=nonce, **params)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..core.headers import identity_headers
+from ..core.headers import identity_headers, to_wsgi
 from ..core.policy import Decision, Identity
 from ..core.request_kind import is_navigation
 from ..runtime import Runtime
@@ -116,10 +116,14 @@ class AuthEndpoint:
             if dropped:
                 log.warning("dropped unsafe identity attributes %s for session of %r",
                             ",".join(dropped), record.user)
-            # Lets an nginx decision cache keep this answer until the end of the current
-            # second at most, bounding a logged-out session's afterlife to under 1 s.
-            expires = ("X-Accel-Expires", f"@{int(self.clock())}")
-            return "200 OK", [*headers, expires, NO_STORE]
+            answer = [(name, to_wsgi(value)) for name, value in headers]
+            if decision.cache_scope != "none":
+                # Lets an nginx decision cache keep this answer until the end of the current
+                # second at most, bounding a logged-out session's afterlife to under 1 s.
+                # Scope "none" (rules on the client address) is never cached: no cache key
+                # carries the address.
+                answer.append(("X-Accel-Expires", f"@{int(self.clock())}"))
+            return "200 OK", [*answer, NO_STORE]
         headers = [NO_STORE]
         if is_navigation(environ.get("HTTP_X_ORIGINAL_METHOD", "GET"),
                          environ.get("HTTP_ACCEPT"), environ.get("HTTP_X_REQUESTED_WITH"),

@@ -1,0 +1,68 @@
+"""A real browser through the real chain: Chromium → nginx → gateway → oidc-provider."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.browser import browser_context, chromium_browser, screenshot
+
+from .stack import Stack
+
+pytestmark = pytest.mark.browser
+
+
+def provider_login(page, user: str) -> None:
+    """Fill the provider's devInteractions login form, then its consent form if shown."""
+    page.fill("input[name=login]", user)
+    page.fill("input[name=password]", "test-password")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    if page.locator("form input[name=prompt][value=consent]").count():
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+
+
+def echo(page) -> dict:
+    return json.loads(page.inner_text("body"))
+
+
+def test_browser_sign_in_headers_403_and_logout(stack: Stack):
+    with chromium_browser() as browser, browser_context(browser) as context:
+        page = context.new_page()
+        page.goto(stack.url("app-a", "/dashboard?tab=1"))
+        assert page.url.startswith(stack.provider.issuer), page.url
+        provider_login(page, "alice")
+        assert page.url == stack.url("app-a", "/dashboard?tab=1")
+        seen = {k.lower(): v for k, v in echo(page)["headers"].items()}
+        assert seen["x-auth-request-user"] == "alice"
+        assert seen["x-auth-request-groups"] == "app-b-users,staff"
+        cookie = next(c for c in context.cookies() if c["name"] == "ssomw_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+        assert cookie["domain"].lstrip(".") == "ssomw.localhost"
+
+        page.goto(stack.url("app-b", "/"))  # the same session covers app B
+        assert echo(page)["headers"]["X-Auth-Request-User"] == "alice"
+
+        page.goto(stack.url("app-a", "/sso/logout"))
+        if page.locator("button[value=yes], button[name=logout]").count():
+            page.click("button[value=yes], button[name=logout]")
+            page.wait_for_load_state()
+        screenshot(page, "logged-out")
+        assert "signed out" in page.inner_text("body").lower()
+        page.wait_for_timeout(1100)  # let any nginx decision cache entry expire
+        page.goto(stack.url("app-b", "/"))
+        assert page.url.startswith(stack.provider.issuer), "app B asks for sign-in again"
+
+
+def test_browser_user_outside_group_sees_the_403_page(stack: Stack):
+    with chromium_browser() as browser, browser_context(browser) as context:
+        page = context.new_page()
+        page.goto(stack.url("app-a", "/"))
+        provider_login(page, "bob")
+        response = page.goto(stack.url("app-b", "/"))
+        assert response is not None and response.status == 403
+        screenshot(page, "forbidden")
+        assert "Access denied" in page.inner_text("h1")
+        assert "USER_NOT_ALLOWED" in page.inner_text("body")

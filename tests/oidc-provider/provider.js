@@ -1,0 +1,301 @@
+// A real OpenID provider for the ssomw end-to-end tests (node oidc-provider 9). TEST USE ONLY:
+// it accepts loopback back-channel logout targets and exposes /__test__/ inspection endpoints.
+//
+// Usage: node provider.js CONFIG.json   (the config is written by tests/support/oidc_provider.py)
+import { readFileSync } from 'node:fs';
+import { lookup as dnsLookup } from 'node:dns';
+import * as querystring from 'node:querystring';
+
+import Provider from 'oidc-provider';
+
+const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const host = cfg.host || '127.0.0.1';
+const issuer = cfg.issuer || `http://${host}:${cfg.port}`;
+const defaultPassword = cfg.default_password;
+const users = cfg.users || {};
+
+const log = (...parts) => console.log(new Date().toISOString().slice(11, 23), ...parts);
+
+// ---------------------------------------------------------------- in-memory storage
+// A plain Map adapter (instead of the built-in LRU one) so /__test__/ endpoints can enumerate
+// sessions and grants.
+const stores = new Map();
+const storeFor = (name) => {
+  if (!stores.has(name)) stores.set(name, new Map());
+  return stores.get(name);
+};
+
+class MapAdapter {
+  constructor(name) {
+    this.name = name;
+    this.store = storeFor(name);
+  }
+
+  async upsert(id, payload, expiresIn) {
+    this.store.set(id, { payload, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : null });
+  }
+
+  async find(id) {
+    const entry = this.store.get(id);
+    if (!entry) return undefined;
+    if (entry.expiresAt && entry.expiresAt < Date.now()) {
+      this.store.delete(id);
+      return undefined;
+    }
+    return entry.payload;
+  }
+
+  async findBy(field, value) {
+    for (const [id, entry] of this.store) {
+      if (entry.payload[field] === value) return this.find(id);
+    }
+    return undefined;
+  }
+
+  findByUid(uid) { return this.findBy('uid', uid); }
+
+  findByUserCode(userCode) { return this.findBy('userCode', userCode); }
+
+  async consume(id) {
+    const entry = this.store.get(id);
+    if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) { this.store.delete(id); }
+
+  async revokeByGrantId(grantId) {
+    for (const [id, entry] of this.store) {
+      if (entry.payload.grantId === grantId) this.store.delete(id);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- outgoing requests
+// oidc-provider refuses to call special-use addresses (an SSRF guard). The tests' back-channel
+// logout URIs are on loopback, so this test provider drops the guard for loopback targets only,
+// and resolves *.localhost names to 127.0.0.1 (glibc does not).
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const isLoopbackHost = (hostname) => LOOPBACK.has(hostname) || hostname.endsWith('.localhost');
+
+let loopbackAgent;
+function loopbackDispatcher() {
+  if (loopbackAgent === undefined) {
+    Response; // eslint-disable-line no-unused-expressions -- loads node's bundled undici
+    const Agent = (globalThis[Symbol.for('undici.globalDispatcher.2')]
+      ?? globalThis[Symbol.for('undici.globalDispatcher.1')])?.constructor;
+    const lookup = (hostname, opts, cb) => {
+      if (!hostname.endsWith('.localhost')) return dnsLookup(hostname, opts, cb);
+      return opts.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4);
+    };
+    loopbackAgent = Agent ? new Agent({ connect: { lookup } }) : null;
+  }
+  return loopbackAgent;
+}
+
+const deliveries = [];
+
+async function testFetch(url, options) {
+  const target = new URL(url);
+  if (isLoopbackHost(target.hostname)) {
+    const dispatcher = loopbackDispatcher();
+    if (dispatcher) options.dispatcher = dispatcher; else delete options.dispatcher;
+  }
+  const isLogout = options.body instanceof URLSearchParams && options.body.has('logout_token');
+  if (!isLogout) return fetch(url, options);
+  const record = { url: target.href, logout_token: options.body.get('logout_token'), at: Date.now() };
+  deliveries.push(record);
+  try {
+    const response = await fetch(url, options);
+    record.status = response.status;
+    log('backchannel', target.href, '->', response.status);
+    return response;
+  } catch (err) {
+    record.error = String(err.cause?.message || err.message);
+    log('backchannel', target.href, 'failed:', record.error);
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------- accounts
+function accountIdFor(login) {
+  if (!login) return undefined;
+  if (Object.hasOwn(users, login)) return login;
+  const wanted = login.toLowerCase();
+  return Object.keys(users).find((id) => (users[id].email || '').toLowerCase() === wanted);
+}
+
+function passwordOk(accountId, password) {
+  const expected = users[accountId].password ?? defaultPassword;
+  return typeof password === 'string' && password === expected;
+}
+
+async function findAccount(ctx, id) {
+  if (!Object.hasOwn(users, id)) return undefined;
+  const { password, ...claims } = users[id]; // eslint-disable-line no-unused-vars
+  return { accountId: id, claims: async () => ({ ...claims, sub: id }) };
+}
+
+// ---------------------------------------------------------------- provider
+const ttl = {
+  AccessToken: 600,
+  AuthorizationCode: 60,
+  IdToken: 600,
+  RefreshToken: 3600,
+  Interaction: 600,
+  Session: 3600,
+  Grant: 3600,
+  ...(cfg.ttl || {}),
+};
+
+const configuration = {
+  adapter: MapAdapter,
+  clients: cfg.clients || [],
+  jwks: cfg.jwks,
+  findAccount,
+  cookies: { keys: cfg.cookie_keys },
+  claims: cfg.claims || {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name', 'given_name', 'family_name', 'preferred_username', 'department'],
+    groups: ['groups'],
+    phone: ['phone_number', 'phone_number_verified'],
+  },
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'groups', 'phone'],
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
+    claimsParameter: { enabled: true },
+    userinfo: { enabled: true },
+    revocation: { enabled: true },
+    introspection: { enabled: true },
+  },
+  enabledJWA: {
+    idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'HS256'],
+  },
+  pkce: { required: () => true },
+  // Refresh tokens whenever the client may use them (not only with offline_access + consent), so
+  // the gateway's refresh logic can be tested; without offline_access they die with the session.
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  clientBasedCORS: () => true,
+  fetch: testFetch,
+  ttl,
+};
+
+const provider = new Provider(issuer, configuration);
+provider.proxy = false;
+
+// Keep the last authorization requests exactly as sent (all parameters, also unknown ones).
+const authRequests = [];
+
+async function readForm(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  return querystring.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+const escapeHtml = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function json(ctx, status, body) {
+  ctx.status = status;
+  ctx.type = 'application/json';
+  ctx.body = JSON.stringify(body);
+}
+
+async function endSessionsOf(accountId) {
+  const notified = [];
+  const sessions = storeFor('Session');
+  for (const [id, entry] of [...sessions]) {
+    const session = entry.payload;
+    if (session.accountId !== accountId) continue;
+    for (const [clientId, auth] of Object.entries(session.authorizations || {})) {
+      const client = await provider.Client.find(clientId);
+      if (client?.backchannelLogoutUri) {
+        try {
+          await client.backchannelLogout(accountId, auth.sid);
+          notified.push({ client_id: clientId, sid: auth.sid, ok: true });
+        } catch (err) {
+          notified.push({ client_id: clientId, sid: auth.sid, ok: false, error: err.message });
+        }
+      }
+      if (auth.grantId) {
+        for (const store of stores.values()) {
+          for (const [key, item] of store) {
+            if (key === auth.grantId || item.payload.grantId === auth.grantId) store.delete(key);
+          }
+        }
+      }
+    }
+    sessions.delete(id);
+  }
+  return notified;
+}
+
+// Test-only endpoints and the password check on the devInteractions login form.
+provider.use(async (ctx, next) => {
+  const started = Date.now();
+  const { path, method } = ctx;
+  if (path === '/auth' && method === 'GET') {
+    authRequests.push({ ...ctx.query });
+    if (authRequests.length > 50) authRequests.shift();
+  }
+  if (path.startsWith('/__test__/')) {
+    if (path === '/__test__/last-auth' && method === 'GET') {
+      if (!authRequests.length) json(ctx, 404, { error: 'no authorization request yet' });
+      else json(ctx, 200, authRequests[authRequests.length - 1]);
+    } else if (path === '/__test__/auth-requests' && method === 'GET') {
+      json(ctx, 200, authRequests);
+    } else if (path === '/__test__/backchannel' && method === 'GET') {
+      json(ctx, 200, deliveries);
+    } else if (path === '/__test__/end-sessions' && method === 'POST') {
+      const accountId = accountIdFor(ctx.query.account);
+      if (!accountId) json(ctx, 404, { error: 'unknown account' });
+      else json(ctx, 200, { account: accountId, notified: await endSessionsOf(accountId) });
+    } else {
+      json(ctx, 404, { error: 'unknown test endpoint' });
+    }
+    log(method, path, '->', ctx.status);
+    return;
+  }
+  const interaction = /^\/interaction\/[^/]+$/.test(path) && method === 'POST';
+  if (interaction && ctx.is('application/x-www-form-urlencoded')) {
+    const form = await readForm(ctx.req);
+    if (form.prompt === 'login') {
+      const accountId = accountIdFor(form.login);
+      if (!accountId || !passwordOk(accountId, form.password)) {
+        log('login refused for', JSON.stringify(form.login));
+        ctx.status = 401;
+        ctx.type = 'html';
+        ctx.body = `<!DOCTYPE html><html><head><title>Sign-in failed</title></head><body>
+<p class="error">Invalid login or password.</p>
+<form autocomplete="off" action="${escapeHtml(path)}" method="post">
+<input type="hidden" name="prompt" value="login"/>
+<input required type="text" name="login" placeholder="Enter any login">
+<input required type="password" name="password" placeholder="and password">
+<button type="submit" class="login login-submit">Sign-in</button></form></body></html>`;
+        return;
+      }
+      form.login = accountId;
+    }
+    ctx.req.body = form; // oidc-provider reads an already-parsed body from req.body
+  }
+  await next();
+  log(method, ctx.originalUrl.split('?')[0], '->', ctx.status, `${Date.now() - started}ms`);
+});
+
+for (const event of ['server_error', 'authorization.error', 'grant.error', 'userinfo.error',
+  'end_session.error', 'introspection.error', 'revocation.error']) {
+  provider.on(event, (ctx, err) => log(event, err.name, err.message, err.error_description || ''));
+}
+
+const server = provider.listen(cfg.port, host, () => {
+  log(`oidc-provider listening on ${host}:${cfg.port}, issuer ${issuer}`);
+});
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => {
+    server.close();
+    server.closeAllConnections();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,119 @@
+"""Key/value contract (login state, replay caches, counters, locks) for every backend."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ssomw.store import Store
+from tests.store.conftest import Backend
+
+
+def race(stores: list[Store], action: Callable[[Store], Any]) -> list[Any]:
+    """Run ``action`` once per store, all threads released at the same moment."""
+    barrier = threading.Barrier(len(stores))
+    results: list[Any] = [None] * len(stores)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = action(stores[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_set_get_overwrite_delete(store: Store) -> None:
+    assert store.kv_get("state", "k") is None
+    store.kv_set("state", "k", b"\x00one\xff", 60)
+    assert store.kv_get("state", "k") == b"\x00one\xff"
+    store.kv_set("state", "k", b"two", 60)
+    assert store.kv_get("state", "k") == b"two"
+    store.kv_delete("state", "k")
+    store.kv_delete("state", "k")
+    assert store.kv_get("state", "k") is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        pytest.param(("ns1", "k"), ("ns2", "k"), id="namespaces"),
+        pytest.param(("a:b", "c"), ("a", "b:c"), id="colon-in-namespace"),
+    ],
+)
+def test_keys_are_distinct(store: Store, a: tuple[str, str], b: tuple[str, str]) -> None:
+    store.kv_set(*a, b"A", 60)
+    store.kv_set(*b, b"B", 60)
+    assert (store.kv_get(*a), store.kv_get(*b)) == (b"A", b"B")
+
+
+def test_set_entry_expires(store: Store) -> None:
+    store.kv_set("state", "k", b"v", 0.2)
+    assert store.kv_get("state", "k") == b"v"
+    time.sleep(0.3)
+    assert store.kv_get("state", "k") is None
+    assert store.kv_pop("state", "k") is None
+
+
+def test_add_only_once_until_expiry(store: Store) -> None:
+    assert store.kv_add("jti", "abc", b"1", 0.2) is True
+    assert store.kv_add("jti", "abc", b"2", 0.2) is False
+    assert store.kv_get("jti", "abc") == b"1"
+    time.sleep(0.3)
+    assert store.kv_add("jti", "abc", b"3", 0.2) is True
+
+
+def test_add_wins_once_across_instances(backend: Backend) -> None:
+    stores = [backend.open() for _ in range(8)]
+    results = race(stores, lambda s: s.kv_add("jti", "replayed", b"x", 60))
+    assert results.count(True) == 1
+
+
+def test_pop_is_one_time(store: Store) -> None:
+    store.kv_set("login", "state1", b"payload", 60)
+    assert store.kv_pop("login", "state1") == b"payload"
+    assert store.kv_pop("login", "state1") is None
+    assert store.kv_get("login", "state1") is None
+
+
+def test_pop_hands_the_value_to_exactly_one_instance(backend: Backend) -> None:
+    stores = [backend.open() for _ in range(8)]
+    stores[0].kv_set("login", "state1", b"payload", 60)
+    results = race(stores, lambda s: s.kv_pop("login", "state1"))
+    assert sorted(results, key=bool) == [None] * 7 + [b"payload"]
+
+
+def test_incr_counts_and_reads_back(store: Store) -> None:
+    assert [store.incr("rate", "1.2.3.4", 60) for _ in range(3)] == [1, 2, 3]
+    assert store.kv_get("rate", "1.2.3.4") == b"3"
+
+
+def test_incr_ttl_is_fixed_at_creation(store: Store) -> None:
+    assert store.incr("rate", "u", 0.4) == 1
+    time.sleep(0.25)
+    assert store.incr("rate", "u", 0.4) == 2  # does not push the expiry out
+    time.sleep(0.25)
+    assert store.incr("rate", "u", 0.4) == 1
+
+
+def test_incr_is_atomic_across_instances(backend: Backend) -> None:
+    stores = [backend.open() for _ in range(4)]
+    race(stores, lambda s: [s.incr("rate", "shared", 60) for _ in range(25)])
+    assert stores[0].kv_get("rate", "shared") == b"100"
+
+
+@pytest.mark.parametrize("ttl", [0, -1.0], ids=["zero", "negative"])
+def test_non_positive_ttl_is_refused(store: Store, ttl: float) -> None:
+    with pytest.raises(ValueError):
+        store.kv_set("state", "k", b"v", ttl)
+
+
+def test_ping_answers(store: Store) -> None:
+    store.ping()

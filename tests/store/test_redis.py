@@ -1,0 +1,142 @@
+"""Redis specifics: URLs (unix, Sentinel), key layout, round trips, lazy index cleanup."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from ssomw.store import open_store
+from ssomw.store.redis import RedisStore
+from tests.store.records import make_session
+from tests.support.redis_server import RedisServer
+
+
+@pytest.fixture
+def client(redis_server: RedisServer) -> redis.Redis:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    return client
+
+
+@pytest.fixture
+def store(redis_server: RedisServer, client: redis.Redis) -> Iterator[RedisStore]:
+    store = RedisStore(redis_server.url, key_prefix="app1:")
+    yield store
+    store.close()
+
+
+def test_get_session_is_one_get(store: RedisStore, client: redis.Redis) -> None:
+    rec = make_session()
+    store.put_session(rec, 60)
+    client.config_resetstat()
+    assert store.get_session(rec.id) == rec
+    stats = client.info("commandstats")
+    calls = {name: s["calls"] for name, s in stats.items() if not name.startswith("cmdstat_config")}
+    assert calls == {"cmdstat_get": 1}
+
+
+def test_keys_live_under_the_prefix_and_expire(store: RedisStore, client: redis.Redis) -> None:
+    rec = make_session(life=100)
+    store.put_session(rec, 60)
+    store.kv_set("state", "k", b"v", 30)
+    keys = {k.decode() for k in client.keys("*")}
+    assert all(k.startswith("app1:") for k in keys)
+    assert 0 < client.pttl(f"app1:s:{rec.id}") <= 60_000  # idle timeout, not max lifetime
+    assert 0 < client.pttl("app1:kv:state:k") <= 30_000
+
+
+def test_prefixes_isolate_deployments(redis_server: RedisServer, store: RedisStore) -> None:
+    other = RedisStore(redis_server.url, key_prefix="app2:")
+    rec = make_session()
+    store.put_session(rec, 60)
+    store.kv_set("n", "k", b"v", 60)
+    assert other.get_session(rec.id) is None
+    assert other.all_sessions() == []
+    assert other.kv_get("n", "k") is None
+
+
+def test_expired_index_members_are_dropped_when_read(
+    store: RedisStore, client: redis.Redis
+) -> None:
+    rec = make_session(life=0.1)
+    store.put_session(rec, 60)
+    time.sleep(0.2)
+    assert store.sessions_by_user("alice") == []
+    assert client.smembers("app1:u:alice") == set()
+
+
+def test_unix_socket_url() -> None:
+    with RedisServer(unix_socket=True) as server:
+        store = open_store({"backend": "redis", "url": server.unix_url})
+        store.kv_set("n", "k", b"v", 60)
+        assert store.kv_get("n", "k") == b"v"
+        store.close()
+
+
+def test_sentinel_url_finds_the_master() -> None:
+    with RedisServer() as master, RedisServer(sentinel_for=master) as sentinel:
+        store = open_store({"backend": "redis", "url": sentinel.sentinel_url(db=2)})
+        rec = make_session()
+        store.put_session(rec, 60)
+        assert store.get_session(rec.id) == rec
+        direct = redis.Redis(host=master.host, port=master.port, db=2)
+        assert direct.exists(f"ssomw:s:{rec.id}")
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "hosts", "service", "db", "password"),
+    [
+        pytest.param("redis+sentinel://10.0.0.1:26379/gw", [("10.0.0.1", 26379)], "gw", 0, None,
+                     id="one-sentinel"),
+        pytest.param("redis+sentinel://:s3cret@a:1,b:2,[::1]:3/gw/4",
+                     [("a", 1), ("b", 2), ("::1", 3)], "gw", 4, "s3cret", id="several-with-auth"),
+        pytest.param("redis+sentinel://a/gw", [("a", 26379)], "gw", 0, None, id="default-port"),
+    ],
+)  # fmt: skip
+def test_sentinel_url_parsing(
+    url: str, hosts: list[tuple[str, int]], service: str, db: int, password: str | None
+) -> None:
+    pool = RedisStore(url).client.connection_pool
+    kwargs = pool.connection_kwargs
+    sentinels = pool.sentinel_manager.sentinels
+    found = [(s.connection_pool.connection_kwargs["host"],
+              s.connection_pool.connection_kwargs["port"]) for s in sentinels]  # fmt: skip
+    assert (found, pool.service_name, kwargs["db"], kwargs.get("password")) == (
+        hosts, service, db, password,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        pytest.param({"backend": "redis", "url": "redis+cluster://a:1/0"}, id="cluster"),
+        pytest.param({"backend": "redis", "url": "http://a:1/0"}, id="not-redis"),
+        pytest.param({"backend": "redis", "url": "redis+sentinel://a:1"}, id="no-service"),
+        pytest.param({"backend": "memcached"}, id="unknown-backend"),
+    ],
+)
+def test_unsupported_settings_are_refused(settings: dict) -> None:
+    with pytest.raises(ValueError):
+        open_store(settings)
+
+
+def _child_reads(store: RedisStore, session_id: str, out: multiprocessing.Queue) -> None:
+    found = store.get_session(session_id)
+    out.put(found is not None and found.id == session_id)
+
+
+def test_forked_worker_uses_store_created_before_fork(store: RedisStore) -> None:
+    rec = make_session()
+    store.put_session(rec, 60)  # the parent's pool now holds a connection
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_child_reads, args=(store, rec.id, out))
+    proc.start()
+    assert out.get(timeout=20) is True
+    proc.join(20)
+    assert store.get_session(rec.id) == rec

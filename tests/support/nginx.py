@@ -1,0 +1,146 @@
+"""A private nginx (the Debian binary) on free ports in a temp dir, never the system one."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Self
+
+from tests.support.net import ManagedProcess, wait_port
+
+NGINX_BIN = "/usr/sbin/nginx"
+_LISTEN = re.compile(r"(?:^|[\s;{])listen\s+(?:\[[^\]]*\]:|[\w.-]+:)?(\d+)\b")
+
+
+def listen_ports_of(http_conf: str) -> list[int]:
+    """Every port named by a `listen` directive (best effort, for readiness waits)."""
+    return sorted({int(p) for p in _LISTEN.findall(http_conf)})
+
+
+class Nginx:
+    """`Nginx(workdir, http_conf).start()` runs nginx with `http_conf` inside its http block.
+
+    The main config (written to workdir/nginx.conf) keeps pid, error log (info level), temp
+    paths and optional access log inside workdir. `listen_ports` are waited for on start
+    (default: the ports of the config's `listen` directives).
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        http_conf: str,
+        listen_ports: list[int] | None = None,
+        *,
+        access_log: bool = True,
+        worker_processes: int = 2,
+    ) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.http_conf = http_conf
+        self.listen_ports = listen_ports
+        self.access_log = access_log
+        self.worker_processes = worker_processes
+        self.conf_path = self.workdir / "nginx.conf"
+        self.error_log = self.workdir / "error.log"
+        self.access_log_path = self.workdir / "access.log"
+        self.process = ManagedProcess("nginx", self.workdir / "nginx.out")
+
+    def main_conf(self, http_conf: str) -> str:
+        w = self.workdir
+        temps = "\n".join(
+            f"    {kind}_temp_path {w}/tmp/{kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        access = f"access_log {self.access_log_path};" if self.access_log else "access_log off;"
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        return (
+            f"daemon off;\nmaster_process on;\nworker_processes {self.worker_processes};\n{user}"
+            f"pid {w}/nginx.pid;\nerror_log {self.error_log} info;\n"
+            "events { worker_connections 4096; }\n"
+            "http {\n    include /etc/nginx/mime.types;\n"
+            "    default_type application/octet-stream;\n"
+            f"    {access}\n{temps}\n\n{http_conf}\n}}\n"
+        )
+
+    def _argv(self, *extra: str) -> list[str]:
+        return [NGINX_BIN, "-p", f"{self.workdir}/", "-c", str(self.conf_path),
+                "-e", str(self.error_log), *extra]
+
+    def _write_and_test(self, http_conf: str) -> None:
+        (self.workdir / "tmp").mkdir(exist_ok=True)
+        self.conf_path.write_text(self.main_conf(http_conf))
+        result = subprocess.run(
+            self._argv("-t", "-q"), capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"nginx config test failed:\n{result.stderr.strip()}")
+
+    def _ports(self) -> list[int]:
+        return self.listen_ports if self.listen_ports is not None else listen_ports_of(
+            self.http_conf)
+
+    def _wait_ports(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for port in self._ports():
+            while True:
+                self.process.check_alive()
+                try:
+                    wait_port(port, timeout=0.2)
+                    break
+                except TimeoutError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(
+                            f"nginx not listening on {port}:\n{self.log_tail()}") from None
+
+    def start(self, timeout: float = 10.0) -> Nginx:
+        self._write_and_test(self.http_conf)
+        self.process.start(self._argv())
+        try:
+            self._wait_ports(timeout)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def _workers(self) -> set[int]:
+        assert self.process.proc is not None, "nginx not started"
+        pid = self.process.proc.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return {int(child) for child in children}
+
+    def reload(self, http_conf: str, timeout: float = 10.0) -> None:
+        """Replace the http config (tested first) and wait until only new workers are left,
+        so the next request is certainly served by the new config."""
+        self._write_and_test(http_conf)
+        self.http_conf = http_conf
+        old_workers = self._workers()
+        assert self.process.proc is not None
+        os.kill(self.process.proc.pid, signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while self._workers() & old_workers:
+            self.process.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nginx reload did not finish:\n{self.log_tail()}")
+            time.sleep(0.02)
+        self._wait_ports(timeout)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The tail of nginx's error log (where it explains failures)."""
+        try:
+            text = self.error_log.read_text(errors="replace")
+        except FileNotFoundError:
+            text = ""
+        return "\n".join(text.splitlines()[-lines:]) + "\n" + self.process.log_tail(10)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

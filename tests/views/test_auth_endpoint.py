@@ -1,0 +1,131 @@
+"""The auth hot path in-process (real SQLite store): contract §2 answers, table-driven."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ssomw.config import from_text
+from ssomw.runtime import Runtime
+from ssomw.store.base import StoreUnavailable
+from ssomw.views.auth import AuthEndpoint, read_cookie
+
+CONFIG = {
+    "server": {"trusted_proxies": ["127.0.0.1/32"]},
+    "session": {"secret_keys": ["k" * 40], "secure": False},
+    "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "c"},
+                  {"id": "other", "issuer": "https://other.example.com", "client_id": "c"}],
+    "routing": {"default": "idp"},
+    "apps": [
+        {"id": "wiki", "hosts": ["wiki.example.com"],
+         "rules": [{"paths": ["^/public/"], "policy": "bypass"},
+                   {"paths": ["^/admin/"], "policy": "deny"}]},
+        {"id": "desk", "hosts": ["*.desk.example.com"], "allowed_groups": ["agents"],
+         "denied_action": "passthrough", "providers": ["idp"]},
+        {"id": "plain", "hosts": ["plain.example.com"], "sso": False},
+    ],
+}
+NAV = {"HTTP_ACCEPT": "text/html", "HTTP_SEC_FETCH_MODE": "navigate"}
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Runtime:
+    data = {**CONFIG, "store": {"backend": "sqlite", "path": str(tmp_path / "s.db")}}
+    return Runtime.build(from_text(yaml.safe_dump(data)))
+
+
+def cookie_for(runtime: Runtime, groups: list[str], provider: str = "idp",
+               name: str = "Zoë") -> str:
+    _, cookie = runtime.sessions.create(user="zoe", provider=provider, sub="s1", sid="sid1",
+                                        data={"groups": groups, "name": name,
+                                              "email": "zoe@example.com"})
+    return cookie
+
+
+def call(runtime: Runtime, url: str, cookie: str | None = None, **environ: str):
+    env = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_ORIGINAL_URL": url, **environ}
+    if cookie:
+        env["HTTP_COOKIE"] = f"other=1; ssomw_session={cookie}"
+    status, headers = AuthEndpoint(runtime).decide(env)
+    return int(status.split()[0]), dict(headers)
+
+
+@pytest.mark.parametrize("url, groups, expected, identity", [
+    pytest.param("https://wiki.example.com/page", [], 200, True, id="signed-in-allowed"),
+    pytest.param("https://wiki.example.com/public/x", None, 200, False, id="bypass-anonymous"),
+    pytest.param("https://wiki.example.com/admin/x", [], 403, False, id="deny-rule"),
+    pytest.param("https://wiki.example.com/page", None, 401, False, id="anonymous"),
+    pytest.param("https://x.desk.example.com/", ["agents"], 200, True, id="agent"),
+    pytest.param("https://x.desk.example.com/", ["staff"], 200, False, id="passthrough"),
+    pytest.param("https://plain.example.com/", None, 200, False, id="sso-off"),
+    pytest.param("https://evil.example.com/", [], 403, False, id="unknown-host"),
+    pytest.param("https://desk.example.com/", [], 403, False, id="wildcard-not-apex"),
+    pytest.param("not a url", [], 403, False, id="garbage-url"),
+    pytest.param("https://wiki.example.com:99999/", [], 403, False, id="bad-port"),
+    pytest.param("", [], 403, False, id="missing-url"),
+    pytest.param("ftp://wiki.example.com/", [], 403, False, id="bad-scheme"),
+])
+def test_decisions(runtime, url, groups, expected, identity):
+    cookie = cookie_for(runtime, groups) if groups is not None else None
+    status, headers = call(runtime, url, cookie, **NAV)
+    assert status == expected
+    assert ("X-Auth-Request-User" in headers) is identity
+    assert headers["Cache-Control"] == "no-store"
+
+
+def test_identity_headers_are_wsgi_latin1_of_utf8_and_cacheable_for_the_current_second(runtime):
+    status, headers = call(runtime, "https://wiki.example.com/", cookie_for(runtime, ["b", "a"]))
+    assert status == 200
+    assert headers["X-Auth-Request-Groups"] == "a,b"
+    assert headers["X-Auth-Request-Name"].encode("latin-1").decode("utf-8") == "Zoë"
+    assert headers["X-Accel-Expires"].startswith("@")
+
+
+def test_session_from_a_provider_the_app_does_not_accept_must_sign_in_again(runtime):
+    cookie = cookie_for(runtime, ["agents"], provider="other")
+    status, headers = call(runtime, "https://x.desk.example.com/", cookie, **NAV)
+    assert status == 401 and "/sso/login?rd=" in headers["Location"]
+
+
+@pytest.mark.parametrize("environ, location", [
+    pytest.param(NAV, True, id="navigation"),
+    pytest.param({}, True, id="no-accept-header"),
+    pytest.param({"HTTP_ACCEPT": "application/json"}, False, id="json-api"),
+    pytest.param({"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}, False, id="xhr"),
+    pytest.param({"HTTP_SEC_FETCH_MODE": "cors", "HTTP_ACCEPT": "*/*"}, False, id="fetch"),
+    pytest.param({**NAV, "HTTP_X_ORIGINAL_METHOD": "POST"}, False, id="post"),
+])
+def test_401_location_only_for_navigations(runtime, environ, location):
+    status, headers = call(runtime, "https://wiki.example.com/a?b=c", None, **environ)
+    assert status == 401
+    assert ("Location" in headers) is location
+    if location:
+        assert headers["Location"] == ("https://wiki.example.com/sso/login?rd="
+                                       "https%3A%2F%2Fwiki.example.com%2Fa%3Fb%3Dc")
+
+
+def test_store_outage_is_503_never_allow(runtime, monkeypatch):
+    cookie = cookie_for(runtime, [])
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("down")
+
+    monkeypatch.setattr(runtime.store, "get_session", down)
+    status, headers = call(runtime, "https://wiki.example.com/", cookie)
+    assert status == 503 and "X-Auth-Request-User" not in headers
+    # A bypass path needs no store, so it keeps working during the outage.
+    assert call(runtime, "https://wiki.example.com/public/x")[0] == 200
+
+
+@pytest.mark.parametrize("header, expected", [
+    pytest.param("ssomw_session=abc", "abc", id="single"),
+    pytest.param("a=1; ssomw_session=abc; b=2", "abc", id="among-others"),
+    pytest.param("ssomw_session=first; ssomw_session=second", "first", id="first-wins-like-nginx"),
+    pytest.param("ssomw_session_flow=x", None, id="prefix-is-not-a-match"),
+    pytest.param("garbage;;;=;", None, id="garbage"),
+    pytest.param('ssomw_session="abc"', "abc", id="quoted"),
+])
+def test_read_cookie(header, expected):
+    assert read_cookie(header, "ssomw_session") == expected
