@@ -35,6 +35,7 @@ def error_page(code: str, status: int, **context: Any) -> tuple[str, int]:
     html = render_template(
         "error.html", code=code, message=message, status=status,
         request_id=g.get("request_id") or request.environ.get("ssomw.request_id", ""),
+        prefix=runtime().prefix,
         **context,
     )
     return html, status
