@@ -15,7 +15,7 @@ anonymous answers are never cached.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .config import Config
@@ -143,12 +143,13 @@ def protect_snippet(config: Config) -> str:
     return "\n".join(lines) + "\n"
 
 
-def http_block(gateway: str, cache_path: str, cache: bool = True) -> str:
-    """Http context: where the gateway listens and the decision cache zone."""
+def http_block(gateway: str | Sequence[str], cache_path: str, cache: bool = True) -> str:
+    """Http context: where the gateway instance(s) listen and the decision cache zone."""
+    servers = "".join(f"    server {g};\n" for g in ([gateway] if isinstance(gateway, str)
+                                                       else gateway))
     return f"""\
 upstream ssomw {{
-    server {gateway};
-    keepalive 32;
+{servers}    keepalive 32;
 }}
 proxy_cache_path {cache_path} levels=1:2 keys_zone=ssomw_auth:10m max_size=64m inactive=10s
                  use_temp_path=off;
@@ -198,7 +199,7 @@ def indent(text: str, spaces: int) -> str:
     return "".join(pad + line if line.strip() else line for line in text.splitlines(True))
 
 
-def full_config(config: Config, *, gateway: str, listen: str, cache_path: str,
+def full_config(config: Config, *, gateway: str | Sequence[str], listen: str, cache_path: str,
                 snippet_dir: str | None, cache: bool = True,
                 app_ids: Iterable[str] | None = None) -> str:
     return (GENERATED + http_block(gateway, cache_path, cache)

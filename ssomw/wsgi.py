@@ -13,6 +13,7 @@ from typing import Any
 
 from . import create_app as create_flask_app
 from .config import Config, config_path, load_config
+from .housekeeping import Housekeeper
 from .logs import configure_logging
 from .middleware.proxy import TrustedProxies
 from .middleware.request_id import RequestId
@@ -30,8 +31,10 @@ class Gateway:
         self.auth_path = f"{config.prefix}/auth"
         self.auth = AuthEndpoint(self.runtime)
         self.pages = SecurityHeaders(self.flask.wsgi_app)
+        self.housekeeper = Housekeeper(self.runtime)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        self.housekeeper.ensure_started()
         if environ.get("PATH_INFO") == self.auth_path:
             return self.auth(environ, start_response)
         return self.pages(environ, start_response)

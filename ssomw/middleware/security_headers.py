@@ -31,7 +31,11 @@ class SecurityHeaders:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             present = {name.lower() for name, _ in headers}
-            headers.extend(h for h in HEADERS if h[0].lower() not in present)
+            # A page that sets its own CSP (the front-channel logout iframe) chooses its own
+            # framing rule; X-Frame-Options would contradict its frame-ancestors.
+            own_csp = "content-security-policy" in present
+            headers.extend(h for h in HEADERS if h[0].lower() not in present
+                           and not (own_csp and h[0] == "X-Frame-Options"))
             if "cache-control" not in present:
                 headers.append(("Cache-Control", self.cache_control))
             return start_response(status, headers, exc_info)

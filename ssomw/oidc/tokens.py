@@ -102,6 +102,17 @@ def validate_logout_token(token: str, policy: TokenPolicy, jwks: JwksCache,
     return claims
 
 
+def unverified_issuer(token: object) -> str | None:
+    """The ``iss`` a token claims, read without verification, only to pick which provider's
+    keys and rules will then verify it. None when the token is not even a well-formed JWS."""
+    try:
+        claims = parse_claims(parse_compact(check_structure(token)).payload)
+    except TokenError:
+        return None
+    issuer = claims.get("iss")
+    return issuer if isinstance(issuer, str) else None
+
+
 def _verified_token(token: object, policy: TokenPolicy, jwks: JwksCache,
                     check_typ: Callable[[Header], None]) -> tuple[Header, Claims, Key]:
     """Structure, header and signature checks shared by both token kinds."""

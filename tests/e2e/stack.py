@@ -47,12 +47,16 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 class Stack:
     def __init__(self, workdir: Path, backend: str = "sqlite", cache: bool = True,
-                 overrides: dict[str, Any] | None = None, workers: int = 2):
+                 overrides: dict[str, Any] | None = None, workers: int = 2,
+                 instances: int = 1, provider_settings: dict[str, Any] | None = None):
         self.workdir = workdir
         self.backend = backend
         self.cache = cache
         self.overrides = overrides or {}
         self.workers = workers
+        self.instances = instances
+        self.provider_settings = provider_settings or {}
+        self.gateways: list[GatewayProcess] = []
         self.port = free_port()
         self.redis: RedisServer | None = None
         self.provider: OidcProvider | None = None
@@ -80,6 +84,7 @@ class Stack:
                 "id": "idp", "name": "Test IdP", "issuer": self.provider.issuer,
                 "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
                 "scopes": ["openid", "email", "profile", "groups"],
+                **self.provider_settings,
             }],
             "apps": [
                 {"id": "app-a", "hosts": [self.host("app-a")],
@@ -96,8 +101,8 @@ class Stack:
         return from_text(yaml.safe_dump(self.config_dict()))
 
     def nginx_conf(self) -> str:
-        assert self.gateway is not None
-        return full_config(self.config(), gateway=self.gateway.bind,
+        assert self.gateways
+        return full_config(self.config(), gateway=[g.bind for g in self.gateways],
                            listen=f"127.0.0.1:{self.port}",
                            cache_path=str(self.workdir / "nginx-cache"),
                            snippet_dir=str(REPO / "nginx"), cache=self.cache)
@@ -113,16 +118,19 @@ class Stack:
             clients=[{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
                       "redirect_uris": redirect_uris,
                       "post_logout_redirect_uris": [self.url(a, "/sso/logged-out")
-                                                    for a in self.apps]}],
+                                                    for a in self.apps],
+                      "backchannel_logout_uri": self.url("app-a", "/sso/backchannel-logout")}],
         ).start()
-        self.gateway = GatewayProcess(self.workdir / "gateway", self.config_dict(),
-                                      workers=self.workers).start()
+        for i in range(self.instances):
+            self.gateways.append(GatewayProcess(self.workdir / f"gateway-{i}", self.config_dict(),
+                                                workers=self.workers).start())
+        self.gateway = self.gateways[0]
         self.nginx = Nginx(self.workdir / "nginx", self.nginx_conf(),
                            listen_ports=[self.port]).start()
         return self
 
     def stop(self) -> None:
-        for part in (self.nginx, self.gateway, self.provider):
+        for part in (self.nginx, *self.gateways, self.provider):
             if part is not None:
                 part.stop()
         for app in self.apps.values():

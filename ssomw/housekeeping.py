@@ -1,0 +1,60 @@
+"""Background upkeep in each worker: purge expired sessions so the store never grows unbounded.
+
+Runs in a daemon thread started lazily after gunicorn forks. A store lock (``kv_add`` with a
+TTL) makes one instance do each round however many workers and instances share the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from .runtime import Runtime
+from .store.base import StoreUnavailable
+
+log = logging.getLogger("ssomw.housekeeping")
+PURGE_INTERVAL = 60.0
+
+
+def purge_round(runtime: Runtime, now: float | None = None) -> int | None:
+    """One purge if no other worker or instance did one this interval; returns the count."""
+    now = time.time() if now is None else now
+    idle = runtime.sessions.settings.idle_timeout
+    try:
+        if not runtime.store.kv_add("lock", "purge", b"1", PURGE_INTERVAL * 0.9):
+            return None
+        purged = runtime.store.purge_expired(now, idle)
+    except StoreUnavailable as exc:
+        runtime.outage.failed("purge", exc)
+        return None
+    if purged:
+        log.info("purged %d expired session(s)", purged)
+    return purged
+
+
+class Housekeeper:
+    def __init__(self, runtime: Runtime, interval: float = PURGE_INTERVAL):
+        self.runtime = runtime
+        self.interval = interval
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def ensure_started(self) -> None:
+        """Start this process's thread once (cheap to call on every request)."""
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            threading.Thread(target=self._run, name="ssomw-housekeeping", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval)
+            try:
+                purge_round(self.runtime)
+            except Exception:  # never let upkeep kill the thread
+                log.exception("housekeeping round failed")
