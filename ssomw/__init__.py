@@ -41,6 +41,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     app.extensions["ssomw"] = runtime
+    app.context_processor(lambda: {"prefix": config.prefix})
     app.session_interface = StoreSessionInterface(app, runtime.store, FLOW_LIFETIME)
     for blueprint in (login.bp, logout.bp, channels.bp, health.bp, pages.bp):
         app.register_blueprint(blueprint, url_prefix=config.prefix)

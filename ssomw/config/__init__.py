@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.policy import Policy
+from ..core.routing import Routing
 from .errors import ConfigError, ConfigInvalid
 from .loader import parse_yaml, read_file, resolve_secrets
 from .validate import validate
@@ -29,9 +30,13 @@ class Config:
     data: dict[str, Any]
     source: Path | None = None
     policy: Policy = field(init=False, repr=False, compare=False)
+    routing: Routing = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policy", Policy.build(self.data["apps"]))
+        object.__setattr__(self, "routing", Routing.build(
+            self.data["routing"], [p["id"] for p in self.data["providers"]],
+            [a["id"] for a in self.data["apps"]]))
 
     def __getitem__(self, section: str) -> Any:
         return self.data[section]
@@ -47,9 +52,9 @@ class Config:
     def provider(self, provider_id: str) -> dict[str, Any] | None:
         return self.providers.get(provider_id)
 
-    @property
-    def default_provider(self) -> str:
-        return self.data["routing"].get("default") or self.data["providers"][0]["id"]
+    def app_settings(self, app_id: str) -> dict[str, Any]:
+        return next(a for a in self.data["apps"] if a["id"] == app_id)
+
 
 
 def config_path(explicit: str | None = None, env: Mapping[str, str] | None = None) -> Path:

@@ -21,6 +21,7 @@ ID = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,62}$"}
 HEADER_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$"}
 URL = {"type": "string", "pattern": r"^https?://[^\s/?#]+[^\s]*$"}
 STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
+AUTH_PARAMS = {"type": "object", "additionalProperties": {"type": "string"}, "default": {}}
 
 # Authorization request parameters the gateway sets itself; auth_params may not override them.
 RESERVED_AUTH_PARAMS = frozenset({
@@ -116,8 +117,10 @@ def provider() -> dict[str, Any]:
                        "default": "client_secret_basic"},
         "scopes": {**STRINGS, "default": ["openid", "email", "profile"]},
         "pkce": {"type": "boolean", "default": True},
-        "auth_params": {"type": "object", "additionalProperties": {"type": "string"},
-                        "default": {}},
+        "auth_params": AUTH_PARAMS,
+        "response_mode": {"enum": ["query", "form_post"], "default": "query"},
+        "acr_essential": {"type": "boolean", "default": False,
+                          "description": "refuse sign-ins whose acr is not one of acr_values"},
         "claims": {**obj({
             "username": {"type": "string", "default": "preferred_username"},
             "email": {"type": "string", "default": "email"},
@@ -138,7 +141,18 @@ def provider() -> dict[str, Any]:
 
 
 def routing() -> dict[str, Any]:
-    return obj({"default": ID})
+    one_or_more = {"oneOf": [{"type": "string", "minLength": 1}, {**STRINGS, "minItems": 1}]}
+    match = {
+        "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+        "properties": {key: one_or_more for key in ("host", "email_domain", "app", "network")},
+    }
+    return obj({
+        "rules": {"type": "array", "default": [],
+                  "items": obj({"match": match, "provider": ID}, required=("match", "provider"))},
+        "default": {"type": "string", "minLength": 1,
+                    "description": "a provider id, or 'choose' for the provider-choice page"},
+        "allowed_email_domains": {**STRINGS, "default": []},
+    })
 
 
 def rule() -> dict[str, Any]:
@@ -162,6 +176,8 @@ def app() -> dict[str, Any]:
         "allowed_groups": {**STRINGS, "default": []},
         "denied_action": {"enum": ["forbidden", "passthrough"], "default": "forbidden"},
         "rules": {"type": "array", "items": rule(), "default": []},
+        "auth_params": {**AUTH_PARAMS, "description": "override the provider's auth_params "
+                        "for sign-ins to this app"},
         "upstream": {**URL, "description": "where nginx sends the app's traffic "
                      "(used only by `ssomw nginx` to print a ready server block)"},
     }, required=("id", "hosts"))

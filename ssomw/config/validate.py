@@ -17,6 +17,7 @@ import jsonschema
 
 from ..core.networks import parse_networks
 from ..core.policy import Policy, PolicyError
+from ..core.routing import Routing, RoutingError
 from .errors import ConfigError
 from .schema import RESERVED_AUTH_PARAMS, config_schema
 
@@ -103,11 +104,14 @@ def cross_checks(data: dict[str, Any]) -> list[ConfigError]:
         for j, ref in enumerate(app.get("providers", [])):
             if ref not in known:
                 errors.append(ConfigError(f"apps[{i}].providers[{j}]", f"unknown provider {ref!r}"))
-    default = data["routing"].get("default")
-    if default is not None and default not in known:
-        errors.append(ConfigError("routing.default", f"unknown provider {default!r}"))
-    if default is None and len(known) > 1:
-        errors.append(ConfigError("routing.default", "is required when several providers exist"))
+    try:
+        Routing.build(data["routing"], known, [a["id"] for a in data["apps"]])
+    except RoutingError as exc:
+        errors += [ConfigError(path, message) for path, message in exc.errors]
+    for i, app in enumerate(data["apps"]):
+        for param in sorted(set(app["auth_params"]) & RESERVED_AUTH_PARAMS):
+            errors.append(ConfigError(f"apps[{i}].auth_params.{param}",
+                                      "is set by the gateway and cannot be configured"))
     session = data["session"]
     if session["samesite"] == "None" and not session["secure"]:
         errors.append(ConfigError("session.samesite", "None requires session.secure: true"))
@@ -119,6 +123,9 @@ def cross_checks(data: dict[str, Any]) -> list[ConfigError]:
         for param in sorted(set(provider["auth_params"]) & RESERVED_AUTH_PARAMS):
             errors.append(ConfigError(f"providers[{i}].auth_params.{param}",
                                       "is set by the gateway and cannot be configured"))
+        if provider["acr_essential"] and not provider["auth_params"].get("acr_values"):
+            errors.append(ConfigError(f"providers[{i}].acr_essential",
+                                      "needs auth_params.acr_values"))
         alg = provider.get("id_token_signed_response_alg", "")
         if alg.startswith("HS") and not provider.get("client_secret"):
             errors.append(ConfigError(f"providers[{i}].id_token_signed_response_alg",

@@ -9,6 +9,7 @@ raises SignInError with an error code for the error page, and nothing after it r
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,9 @@ from authlib.integrations.requests_client import OAuth2Session
 from ..config.schema import RESERVED_AUTH_PARAMS
 from .errors import TokenError
 from .provider import Provider, ProviderUnavailable
-from .tokens import validate_id_token
+from .tokens import check_acr, check_auth_time, validate_id_token
+
+LEVEL_ERRORS = frozenset({"acr_not_satisfied", "auth_time_missing", "auth_too_old"})
 
 
 class SignInError(Exception):
@@ -79,7 +82,10 @@ def start_login(provider: Provider, redirect_uri: str,
 
 
 def finish_login(provider: Provider, code: str, redirect_uri: str, nonce: str,
-                 code_verifier: str | None) -> SignInResult:
+                 code_verifier: str | None, *, acr_values: tuple[str, ...] | None = None,
+                 max_age: float | None = None) -> SignInResult:
+    """Exchange the code and verify everything; ``acr_values`` (essential acr) and ``max_age``
+    are what the authorization request demanded, checked against the ID token."""
     client = oauth_session(provider, redirect_uri)
     try:
         token_endpoint = provider.endpoint("token_endpoint")
@@ -96,10 +102,16 @@ def finish_login(provider: Provider, code: str, redirect_uri: str, nonce: str,
         raise SignInError("INVALID_RESPONSE", "token response has no id_token")
     access_token = token.get("access_token")
     try:
-        claims = validate_id_token(id_token, provider.token_policy(), provider.jwks(), nonce,
+        policy = provider.token_policy()
+        claims = validate_id_token(id_token, policy, provider.jwks(), nonce,
                                    access_token if isinstance(access_token, str) else None)
+        if acr_values:
+            check_acr(claims, acr_values)
+        if max_age is not None:
+            check_auth_time(claims, max_age, time.time(), policy.leeway)
     except TokenError as exc:
-        raise SignInError("INVALID_RESPONSE", f"id_token rejected: {exc.code}") from exc
+        code = "AUTH_LEVEL_NOT_MET" if exc.code in LEVEL_ERRORS else "INVALID_RESPONSE"
+        raise SignInError(code, f"id_token rejected: {exc.code}") from exc
     except ProviderUnavailable as exc:
         raise SignInError("PROVIDER_UNAVAILABLE", str(exc)) from exc
     claims = {**claims, **userinfo(provider, client, claims["sub"])}

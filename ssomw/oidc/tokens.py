@@ -451,3 +451,45 @@ def _replay_window_end(claims: Claims, policy: TokenPolicy) -> float:
     if claims.get("exp") is not None:
         end = min(end, claims["exp"] + policy.leeway)
     return end + 1.0
+
+
+def check_acr(claims: Claims, requested: tuple[str, ...]) -> None:
+    """OIDC Core 5.5.1.1: when ``acr`` is requested as an Essential Claim, "the returned acr
+    value" must be one of the requested values; otherwise the authentication did not meet the
+    level this app demands, and the sign-in is refused."""
+    acr = claims.get("acr")
+    if not isinstance(acr, str) or acr not in requested:
+        raise TokenError("acr_not_satisfied", "the sign-in did not reach the required level")
+
+
+def check_auth_time(claims: Claims, max_age: float, now: float, leeway: float) -> None:
+    """OIDC Core 3.1.2.1 (max_age): "the End-User [must have] been actively authenticated by
+    the OP" within max_age seconds, and 2 (auth_time): "When a max_age request is made ... this
+    Claim is REQUIRED"."""
+    auth_time = _number(claims, "auth_time")
+    if auth_time is None:
+        raise TokenError("auth_time_missing", "token has no auth_time although max_age was sent")
+    if now - auth_time > max_age + leeway:
+        raise TokenError("auth_too_old", "the sign-in at the provider is older than max_age")
+
+
+def validate_refreshed_id_token(token: str, policy: TokenPolicy, jwks: JwksCache,
+                                original: Claims, access_token: str | None,
+                                now: float | None = None) -> Claims:
+    """OIDC Core 12.2: a refreshed ID token "iss Claim Value MUST be the same as in the ID
+    Token issued when the original authentication occurred", likewise ``sub`` and ``aud``;
+    "if the ID Token contains a nonce Claim, its value MUST be the same" as the original's."""
+    now = time.time() if now is None else now
+    header, claims, key = _verified_token(token, policy, jwks, check_typ_not_logout)
+    check_iss(claims, policy.issuer)
+    check_aud(claims, policy.client_id)
+    check_azp(claims, policy.client_id)
+    check_exp(claims, now, policy.leeway, required=True)
+    check_iat(claims, now, policy.leeway)
+    check_sub(claims)
+    if claims["sub"] != original.get("sub"):
+        raise TokenError("sub_changed", "refreshed token is for another subject")
+    if "nonce" in claims and claims["nonce"] != original.get("nonce"):
+        raise TokenError("nonce_mismatch")
+    check_at_hash(claims, header["alg"], key, access_token)
+    return claims

@@ -1,23 +1,26 @@
-"""Sign-in: ``/login`` starts the authorization request, ``/callback`` finishes it.
+"""Sign-in: ``/login`` routes to a provider (or asks), ``/callback`` finishes the code flow.
 
-The per-browser login state (state, nonce, PKCE verifier, return address) lives in the
-Flask-Session flow session; the SSO session is created only after the ID token and userinfo
-have been verified, under a brand-new id.
+The per-browser login state (state, nonce, PKCE verifier, return address, what was asked of
+the provider) lives in the Flask-Session flow session; the SSO session is created only after
+the ID token and userinfo have been verified, under a brand-new id.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import math
+import secrets
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from flask import Blueprint, redirect, request, session
+from flask import Blueprint, redirect, render_template, request, session
 
 from ..core.redirects import host_matches, safe_redirect
 from ..oidc.client import SignInError, finish_login, start_login
 from ..oidc.provider import Provider
+from ..runtime import Runtime
 from .pages import error_page, runtime
 
 log = logging.getLogger("ssomw.login")
@@ -26,6 +29,7 @@ bp = Blueprint("login", __name__)
 FLOW_LIFETIME = 600.0
 MAX_PENDING_FLOWS = 5
 MAX_HINT = 256
+FORM_POST_NAMESPACE = "form-post"
 
 
 def own_base_url() -> str | None:
@@ -39,37 +43,67 @@ def own_base_url() -> str | None:
     return f"{request.scheme}://{request.host}"
 
 
-def choose_provider(rd: str, requested: str | None) -> Provider | None:
-    """The provider for this sign-in: the requested one if the target app allows it,
-    else the routing default if allowed, else the app's first allowed provider."""
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+def csrf_ok() -> bool:
+    sent, expected = request.form.get("csrf", ""), session.get("csrf", "")
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def usable_hint(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value if value and len(value) <= MAX_HINT and value.isprintable() else None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
     rt = runtime()
+    if request.method == "POST" and not csrf_ok():
+        return error_page("SESSION_EXPIRED", 400)
+    params = request.form if request.method == "POST" else request.args
+    rd = safe_redirect(params.get("rd"), rt.redirect_hosts)
+    base = own_base_url()
+    if base is None:
+        return error_page("BAD_REQUEST", 400)
     target = urlsplit(rd)
     host = target.hostname or request.host.split(":")[0]
     app = rt.config.policy.match_app(host, target.path or "/")
     allowed = list(app.providers) if app and app.providers else list(rt.config.providers)
-    for candidate in (requested, rt.config.default_provider, allowed[0]):
-        if candidate and candidate in allowed:
-            return rt.providers.get(candidate)
-    return None
-
-
-@bp.get("/login")
-def login() -> Any:
-    rt = runtime()
-    rd = safe_redirect(request.args.get("rd"), rt.redirect_hosts)
-    base = own_base_url()
-    if base is None:
-        return error_page("BAD_REQUEST", 400)
-    provider = choose_provider(rd, request.args.get("idp"))
+    hint = usable_hint(params.get("login_hint") or params.get("email"))
+    route = rt.config.routing.route(host=host, app_id=app.id if app else None,
+                                    client_ip=request.remote_addr or "", email=hint,
+                                    allowed=allowed, requested=params.get("idp"))
+    if route.page == "email":
+        return render_template("email.html", rd=rd, csrf=csrf_token(),
+                               error=bool(hint) or request.method == "POST")
+    if route.page == "choose":
+        choices = [(p, rt.providers.get(p).display_name,
+                    f"{rt.prefix}/login?" + urlencode({"rd": rd, "idp": p,
+                                                       **({"login_hint": hint} if hint else {})}))
+                   for p in route.choices]
+        return render_template("choose.html", choices=choices)
+    provider = rt.providers.get(route.provider or "")
     if provider is None:
         return error_page("BAD_REQUEST", 400)
-    extra = {}
-    hint = request.args.get("login_hint", "")
-    if hint and len(hint) <= MAX_HINT and hint.isprintable():
-        extra["login_hint"] = hint
+    app_params = rt.config.app_settings(app.id)["auth_params"] if app else {}
+    return begin(rt, provider, base, rd, app_params, hint)
+
+
+def begin(rt: Runtime, provider: Provider, base: str, rd: str, app_params: dict[str, str],
+          hint: str | None) -> Any:
+    params = {**provider.settings["auth_params"], **app_params}
+    if hint:
+        params["login_hint"] = hint
+    if provider.settings["response_mode"] == "form_post":
+        params["response_mode"] = "form_post"
     redirect_uri = f"{base}{rt.prefix}/callback"
     try:
-        auth = start_login(provider, redirect_uri, extra)
+        auth = start_login(provider, redirect_uri, params)
     except SignInError as exc:
         log.warning("sign-in could not start at %s: %s", provider.id, exc.detail)
         return error_page(exc.code, 503)
@@ -78,15 +112,35 @@ def login() -> Any:
     for stale in oldest_first[: max(0, len(flows) - MAX_PENDING_FLOWS + 1)]:
         del flows[stale]
     flows[auth.state] = {"p": provider.id, "n": auth.nonce, "v": auth.code_verifier, "rd": rd,
-                         "u": redirect_uri, "t": time.time()}
+                         "u": redirect_uri, "t": time.time(), "acr": params.get("acr_values"),
+                         "max_age": params.get("max_age")}
     session["flows"] = flows
     return redirect(auth.url, 302)
 
 
-@bp.route("/callback", methods=["GET", "POST"])
+@bp.post("/callback")
+def callback_form_post() -> Any:
+    """``response_mode=form_post``: the provider's page POSTs here cross-site, so the browser
+    sends no SameSite=Lax cookie and the login state can't be checked yet. The parameters are
+    parked in the store under a random key and the browser is sent back here with a GET (a
+    top-level navigation, which does carry the cookie); the code never appears in a URL."""
+    rt = runtime()
+    fields = {k: request.form.get(k, "")[:4096] for k in
+              ("code", "state", "error", "error_description", "iss") if k in request.form}
+    key = secrets.token_urlsafe(24)
+    rt.store.kv_set(FORM_POST_NAMESPACE, key, urlencode(fields).encode(), 120)
+    return redirect(f"{rt.prefix}/callback?resume={key}", 303)
+
+
+@bp.get("/callback")
 def callback() -> Any:
     rt = runtime()
-    params = request.form if request.method == "POST" else request.args
+    params: Any = request.args
+    if "resume" in request.args:
+        parked = rt.store.kv_pop(FORM_POST_NAMESPACE, request.args["resume"][:64])
+        if parked is None:
+            return error_page("SESSION_EXPIRED", 400)
+        params = {k: v[0] for k, v in parse_qs(parked.decode()).items()}
     flows = dict(session.get("flows", {}))
     flow = flows.pop(params.get("state", ""), None)
     session["flows"] = flows
@@ -99,18 +153,26 @@ def callback() -> Any:
     code = params.get("code")
     if provider is None or not code:
         return error_page("INVALID_RESPONSE", 400)
+    acr = tuple(flow["acr"].split()) if flow.get("acr") and \
+        provider.settings["acr_essential"] else None
+    max_age = float(flow["max_age"]) if str(flow.get("max_age") or "").isdigit() else None
     try:
-        result = finish_login(provider, code, flow["u"], flow["n"], flow["v"])
+        result = finish_login(provider, code, flow["u"], flow["n"], flow["v"],
+                              acr_values=acr, max_age=max_age)
     except SignInError as exc:
         log.warning("sign-in at %s failed: %s", provider.id, exc.detail)
-        return error_page(exc.code, 503 if exc.code == "PROVIDER_UNAVAILABLE" else 502)
+        status = {"PROVIDER_UNAVAILABLE": 503, "AUTH_LEVEL_NOT_MET": 403}.get(exc.code, 502)
+        return error_page(exc.code, status)
     identity = identity_from_claims(provider, result.claims)
     if identity is None:
         log.warning("sign-in at %s failed: no usable username claim", provider.id)
         return error_page("INVALID_RESPONSE", 502)
     user, data = identity
-    data["id_token"] = result.id_token
-    data["auth_method"] = "oidc"
+    if not rt.config.routing.email_allowed(data.get("email")):
+        log.info("refused sign-in of %r via %s: e-mail domain not allowed", user, provider.id)
+        return error_page("DOMAIN_NOT_ALLOWED", 403)
+    data.update(id_token=result.id_token, auth_method="oidc",
+                nonce=flow["n"], tokens=token_data(rt, result))
     sid = result.claims.get("sid")
     record, cookie = rt.sessions.create(
         user=user, provider=provider.id, sub=result.claims["sub"],
@@ -123,6 +185,14 @@ def callback() -> Any:
     response.set_cookie(value=cookie, max_age=math.ceil(record.expires - record.created) + 1,
                         **rt.sessions.cookie_options())
     return response
+
+
+def token_data(rt: Runtime, result: Any) -> dict[str, Any] | None:
+    """Provider tokens kept for refreshing, only when ``session.refresh_tokens`` is on."""
+    if not rt.config["session"]["refresh_tokens"] or not result.refresh_token:
+        return None
+    return {"access_token": result.access_token, "refresh_token": result.refresh_token,
+            "expires_at": result.expires_at}
 
 
 def identity_from_claims(provider: Provider, claims: dict[str, Any]

@@ -17,6 +17,9 @@ MESSAGES = {
     "SESSION_EXPIRED": "Your sign-in took too long or was started in another window. Please "
                        "start again.",
     "ACCESS_DENIED": "Sign-in was cancelled or refused by the sign-in service.",
+    "DOMAIN_NOT_ALLOWED": "Accounts from your e-mail domain cannot sign in here.",
+    "AUTH_LEVEL_NOT_MET": "Your sign-in did not meet the security level this application "
+                          "requires. Please sign in again using the stronger method.",
     "USER_NOT_ALLOWED": "You are signed in, but your account is not allowed to use this "
                         "application.",
     "BAD_REQUEST": "The request was not understood.",
@@ -35,7 +38,6 @@ def error_page(code: str, status: int, **context: Any) -> tuple[str, int]:
     html = render_template(
         "error.html", code=code, message=message, status=status,
         request_id=g.get("request_id") or request.environ.get("ssomw.request_id", ""),
-        prefix=runtime().prefix,
         **context,
     )
     return html, status
