@@ -143,6 +143,13 @@ def protect_snippet(config: Config) -> str:
     return "\n".join(lines) + "\n"
 
 
+PASS_HEADERS = """\
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+"""
+
+
 def http_block(gateway: str | Sequence[str], cache_path: str, cache: bool = True) -> str:
     """Http context: where the gateway instance(s) listen and the decision cache zone."""
     servers = "".join(f"    server {g};\n" for g in ([gateway] if isinstance(gateway, str)
@@ -185,7 +192,11 @@ def server_blocks(config: Config, listen: str, snippet_dir: str | None,
                     "        proxy_pass http://127.0.0.1:8080;  # set apps[].upstream\n")
             where = f"    location {app_config['path_prefix']} {{"
             if not app_config["sso"]:
-                locations.append(f"{where}  # {app.id}: SSO off\n{body}    }}\n")
+                # No sign-in and no identity, but a client still can't forge one.
+                cleared = "".join(f"        proxy_set_header {h} \"\";\n"
+                                  for h in identity_header_names(config))
+                locations.append(f"{where}  # {app.id}: SSO off\n{PASS_HEADERS}{cleared}"
+                                 f"{body}    }}\n")
                 continue
             locations.append(f"{where}  # app {app.id}\n{protect}\n{scope}{body}    }}\n")
         names = " ".join(map(nginx_host, hosts))

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 from ..core.headers import identity_headers, to_wsgi
 from ..core.policy import Decision, Identity
 from ..core.request_kind import is_navigation
+from ..oidc.refresh import needs_refresh, refresh
 from ..runtime import Runtime
 from ..store.base import SessionRecord, StoreUnavailable
 
@@ -67,6 +68,7 @@ class AuthEndpoint:
         self.clock = clock
         self.header_names = dict(runtime.config["headers"])
         self.cookie_name = runtime.config["session"]["name"]
+        self.refresh_tokens = runtime.config["session"]["refresh_tokens"]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         status, headers = self.decide(environ)
@@ -97,6 +99,9 @@ class AuthEndpoint:
                 record = self.runtime.sessions.load(
                     read_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name))
                 self.runtime.outage.ok()
+                if (record is not None and self.refresh_tokens
+                        and needs_refresh(record, self.clock())):
+                    record = refresh(self.runtime, record)
             except StoreUnavailable as exc:
                 self.runtime.outage.failed("auth", exc)
                 return "503 Service Unavailable", [NO_STORE]

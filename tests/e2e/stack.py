@@ -46,9 +46,14 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 class Stack:
+    """Subclasses change the apps, providers or routing by overriding the *_config methods."""
+
+    APP_NAMES: tuple[str, ...] = ("app-a", "app-b")
+
     def __init__(self, workdir: Path, backend: str = "sqlite", cache: bool = True,
                  overrides: dict[str, Any] | None = None, workers: int = 2,
-                 instances: int = 1, provider_settings: dict[str, Any] | None = None):
+                 instances: int = 1, provider_settings: dict[str, Any] | None = None,
+                 provider_ttl: dict[str, int] | None = None):
         self.workdir = workdir
         self.backend = backend
         self.cache = cache
@@ -56,6 +61,7 @@ class Stack:
         self.workers = workers
         self.instances = instances
         self.provider_settings = provider_settings or {}
+        self.provider_ttl = provider_ttl
         self.gateways: list[GatewayProcess] = []
         self.port = free_port()
         self.redis: RedisServer | None = None
@@ -80,22 +86,38 @@ class Stack:
             "store": store,
             "session": {"domain": DOMAIN, "secure": False, "secret_keys": [SESSION_KEY],
                         "idle_timeout": "30m", "max_lifetime": "8h"},
-            "providers": [{
-                "id": "idp", "name": "Test IdP", "issuer": self.provider.issuer,
-                "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                "scopes": ["openid", "email", "profile", "groups"],
-                **self.provider_settings,
-            }],
-            "apps": [
-                {"id": "app-a", "hosts": [self.host("app-a")],
-                 "upstream": self.apps["app-a"].url,
-                 "rules": [{"paths": ["^/public/"], "policy": "bypass"}]},
-                {"id": "app-b", "hosts": [self.host("app-b")],
-                 "upstream": self.apps["app-b"].url, "allowed_groups": ["app-b-users"]},
-            ],
+            "providers": self.providers_config(),
+            "apps": self.apps_config(),
             "logging": {"level": "info", "format": "json"},
         }
         return deep_merge(config, self.overrides)
+
+    def providers_config(self) -> list[dict[str, Any]]:
+        assert self.provider is not None
+        return [{"id": "idp", "name": "Test IdP", "issuer": self.provider.issuer,
+                 "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                 "scopes": ["openid", "email", "profile", "groups"],
+                 **self.provider_settings}]
+
+    def apps_config(self) -> list[dict[str, Any]]:
+        return [
+            {"id": "app-a", "hosts": [self.host("app-a")], "upstream": self.apps["app-a"].url,
+             "rules": [{"paths": ["^/public/"], "policy": "bypass"}]},
+            {"id": "app-b", "hosts": [self.host("app-b")], "upstream": self.apps["app-b"].url,
+             "allowed_groups": ["app-b-users"]},
+        ]
+
+    def client(self) -> dict[str, Any]:
+        """The gateway's registration at a test provider."""
+        return {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                "redirect_uris": [self.url(a, "/sso/callback") for a in self.apps],
+                "post_logout_redirect_uris": [self.url(a, "/sso/logged-out") for a in self.apps],
+                "backchannel_logout_uri": self.url("app-a", "/sso/backchannel-logout")}
+
+    def start_providers(self) -> None:
+        self.provider = OidcProvider(self.workdir / "idp", users=USERS, clients=[self.client()],
+                                     ttl=self.provider_ttl).start()
+        self.extra_providers: list[OidcProvider] = []
 
     def config(self) -> Config:
         return from_text(yaml.safe_dump(self.config_dict()))
@@ -110,17 +132,9 @@ class Stack:
     def start(self) -> Stack:
         if self.backend == "redis":
             self.redis = RedisServer().start()
-        for name in ("app-a", "app-b"):
+        for name in self.APP_NAMES:
             self.apps[name] = EchoApp(name)
-        redirect_uris = [self.url(a, "/sso/callback") for a in self.apps]
-        self.provider = OidcProvider(
-            self.workdir / "idp", users=USERS,
-            clients=[{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                      "redirect_uris": redirect_uris,
-                      "post_logout_redirect_uris": [self.url(a, "/sso/logged-out")
-                                                    for a in self.apps],
-                      "backchannel_logout_uri": self.url("app-a", "/sso/backchannel-logout")}],
-        ).start()
+        self.start_providers()
         for i in range(self.instances):
             self.gateways.append(GatewayProcess(self.workdir / f"gateway-{i}", self.config_dict(),
                                                 workers=self.workers).start())
@@ -130,7 +144,8 @@ class Stack:
         return self
 
     def stop(self) -> None:
-        for part in (self.nginx, *self.gateways, self.provider):
+        for part in (self.nginx, *self.gateways, self.provider,
+                     *getattr(self, "extra_providers", [])):
             if part is not None:
                 part.stop()
         for app in self.apps.values():

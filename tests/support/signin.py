@@ -61,6 +61,17 @@ def _prompt_form(response: requests.Response) -> Form | None:
     return None
 
 
+def _form_post_form(response: requests.Response) -> Form | None:
+    """The provider's form_post page: a POST form carrying the authorization response."""
+    if "html" not in response.headers.get("Content-Type", ""):
+        return None
+    for form in parse_forms(response.text):
+        if form.method == "post" and "state" in form.fields and \
+                ("code" in form.fields or "error" in form.fields):
+            return form
+    return None
+
+
 def sign_in(
     session: requests.Session,
     start_url: str,
@@ -80,6 +91,11 @@ def sign_in(
     trail += [r.url for r in response.history] + [response.url]
     for _ in range(MAX_FORMS):
         form = _prompt_form(response)
+        if form is None and (posted := _form_post_form(response)) is not None:
+            # response_mode=form_post: the provider's page would auto-submit this in a browser.
+            response = session.post(posted.action, data=posted.fields, timeout=timeout)
+            trail += [r.url for r in response.history] + [response.url]
+            continue
         if form is None or response.status_code == 401:  # no form, or credentials refused
             break
         data = dict(form.fields)
