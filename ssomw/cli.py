@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
-from .config import ConfigInvalid, config_path, load_config
-
-CONFIG_OPTION = click.option("-c", "--config", "config_file", metavar="FILE",
-                             help="config file (default: $SSOMW_CONFIG, else conf/ssomw.yaml)")
-
-
-def load_or_exit(config_file: str | None):
-    path = config_path(config_file)
-    try:
-        return load_config(path)
-    except ConfigInvalid as exc:
-        click.echo(f"{path}: configuration is invalid:", err=True)
-        for error in exc.errors:
-            click.echo(f"  {error}", err=True)
-        sys.exit(2)
+from .cli_common import CONFIG_OPTION, load_or_exit
+from .config import config_path
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,69 +70,6 @@ def nginx(config_file: str | None, app_ids: tuple[str, ...], listen: str, gatewa
                            app_ids=app_ids or None), nl=False)
 
 
-@main.group()
-def sessions() -> None:
-    """List and revoke SSO sessions (force logout)."""
-
-
-def session_store(config_file: str | None):
-    from .store import open_store
-
-    config = load_or_exit(config_file)
-    return config, open_store(config["store"])
-
-
-@sessions.command("list")
-@CONFIG_OPTION
-@click.option("--user", metavar="U", help="only this user's sessions")
-@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
-def sessions_list(config_file: str | None, user: str | None, as_json: bool) -> None:
-    """Show live sessions: id, user, provider, sign-in time, last activity, end of life."""
-    import json
-    import time
-
-    config, store = session_store(config_file)
-    records = store.sessions_by_user(user) if user else store.all_sessions()
-    idle = config["session"]["idle_timeout"]
-    stamp = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))  # noqa: E731
-    if not as_json:
-        click.echo(f"{'ID':<44} {'USER':<24} {'PROVIDER':<12} {'SIGNED IN':<19} "
-                   f"{'LAST SEEN':<19} ENDS")
-    for r in records:
-        if as_json:
-            click.echo(json.dumps({"id": r.id, "user": r.user, "provider": r.provider,
-                                   "sid": r.sid,
-                                   "created": r.created, "last_seen": r.last_seen,
-                                   "ends": r.deadline(idle),
-                                   "auth_method": r.data.get("auth_method")}))
-        else:
-            click.echo(f"{r.id:<44} {r.user:<24} {r.provider:<12} {stamp(r.created)} "
-                       f"{stamp(r.last_seen)} {stamp(r.deadline(idle))}")
-    if not as_json:
-        click.echo(f"{len(records)} session(s)")
-
-
-@sessions.command("revoke")
-@CONFIG_OPTION
-@click.option("--user", metavar="U", help="every session of this user")
-@click.option("--id", "session_id", metavar="ID", help="one session")
-@click.option("--all", "everyone", is_flag=True, help="every session of every user")
-def sessions_revoke(config_file: str | None, user: str | None, session_id: str | None,
-                    everyone: bool) -> None:
-    """End sessions at once, on every gateway instance sharing the store."""
-    if sum(map(bool, (user, session_id, everyone))) != 1:
-        raise click.UsageError("give exactly one of --user, --id, --all")
-    _, store = session_store(config_file)
-    if session_id:
-        ended = int(store.delete_session(session_id))
-    else:
-        records = store.sessions_by_user(user) if user else store.all_sessions()
-        ended = store.delete_sessions(r.id for r in records)
-    click.echo(f"revoked {ended} session(s)")
-    if session_id and not ended:
-        sys.exit(1)
-
-
 @main.command()
 @click.option("--port", type=int, default=8080, show_default=True, help="nginx port")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None)
@@ -156,6 +79,16 @@ def demo(port: int, workdir: Path | None) -> None:
 
     run_demo(port=port, workdir=workdir)
 
+
+def register_subcommands() -> None:
+    from .cli_users import groups, sessions
+    from .directory.cli import ldap
+
+    for command in (sessions, groups, ldap):
+        main.add_command(command)
+
+
+register_subcommands()
 
 if __name__ == "__main__":
     main()

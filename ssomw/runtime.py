@@ -19,6 +19,7 @@ from .oidc.provider import Providers
 from .session.manager import Sessions, SessionSettings
 from .store import open_store
 from .store.base import Store
+from .users import Identities
 
 log = logging.getLogger("ssomw")
 
@@ -63,6 +64,7 @@ class Runtime:
     outage: OutageLog
     trusted_proxies: tuple[Any, ...]
     redirect_hosts: tuple[str, ...]
+    identities: Identities
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -80,6 +82,7 @@ class Runtime:
             trusted_proxies=parse_networks(config["server"]["trusted_proxies"]),
             redirect_hosts=tuple(app_hosts + config["server"]["allowed_redirect_hosts"]
                                  + public_host),
+            identities=Identities(config.data, store),
         )
 
     @property

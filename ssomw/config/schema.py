@@ -183,6 +183,68 @@ def app() -> dict[str, Any]:
     }, required=("id", "hosts"))
 
 
+def groups() -> dict[str, Any]:
+    return obj({
+        "sources": {"type": "array", "items": {"enum": ["idp", "ldap", "local"]},
+                    "uniqueItems": True, "default": ["idp", "ldap", "local"]},
+        "filter": {**obj({
+            "mode": {"enum": ["all", "none", "include"], "default": "all"},
+            "include": {**STRINGS, "default": []},
+            "exclude": {**STRINGS, "default": []},
+        }), "default": {}},
+        "rewrite": {"type": "array", "default": [],
+                    "items": obj({"match": {"type": "string", "minLength": 1},
+                                  "replace": {"type": "string"}}, required=("match", "replace"))},
+        "map": {"type": "object", "default": {},
+                "additionalProperties": {**STRINGS, "minItems": 1}},
+        "default_groups": {"type": "array", "default": [], "items": obj({
+            "groups": {**STRINGS, "minItems": 1},
+            "for": {"enum": ["all", "new"], "default": "all"}}, required=("groups",))},
+        "keep_local": {"type": "boolean", "default": True},
+        "protected": {**STRINGS, "default": []},
+        "update_existing": {"type": "boolean", "default": True},
+    })
+
+
+def directory() -> dict[str, Any]:
+    ldap = obj({
+        "url": {"type": "string", "pattern": r"^ldaps?://"},
+        "start_tls": {"type": "boolean", "default": False},
+        "ca_file": {"type": "string"},
+        "bind_dn": {"type": "string"},
+        "bind_password": {"type": "string"},
+        "user_base": {"type": "string", "minLength": 1},
+        "user_filter": {"type": "string", "default": "(objectClass=inetOrgPerson)"},
+        "username_attr": {"type": "string", "default": "uid"},
+        "email_attr": {"type": "string", "default": "mail"},
+        "group_base": {"type": "string"},
+        "group_filter": {"type": "string", "default": "(objectClass=groupOfNames)"},
+        "group_name_attr": {"type": "string", "default": "cn"},
+        "group_member_attr": {"type": "string", "default": "member"},
+        "member_of": {"type": "boolean", "default": False},
+        "nested": {"type": "boolean", "default": True},
+        "page_size": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 500},
+        "timeout": {"type": "number", "exclusiveMinimum": 0, "default": 3},
+        "pool_size": {"type": "integer", "minimum": 1, "default": 4},
+        "sync_interval": {**DURATION, "default": "1h"},
+        "sync_on_sign_in": {"type": "boolean", "default": True},
+        "attributes": {**STRINGS, "default": []},
+    }, required=("url", "user_base"))
+    return obj({"ldap": ldap})
+
+
+def profile() -> dict[str, Any]:
+    attribute = {
+        "type": "object", "additionalProperties": False, "minProperties": 1,
+        "properties": {"claim": {"type": "string", "minLength": 1},
+                       "ldap": {"type": "string", "minLength": 1},
+                       "header": HEADER_NAME},
+    }
+    return {"type": "object", "default": {},
+            "propertyNames": {"pattern": r"^[a-z][a-z0-9_]{0,39}$"},
+            "additionalProperties": attribute}
+
+
 def logging_() -> dict[str, Any]:
     return obj({
         "level": {"enum": ["debug", "info", "warning", "error"], "default": "info"},
@@ -200,9 +262,9 @@ def config_schema() -> dict[str, Any]:
         "providers": {"type": "array", "items": provider(), "minItems": 1},
         "routing": {**routing(), "default": {}},
         "apps": {"type": "array", "items": app(), "minItems": 1},
-        "groups": later(),
-        "directory": later(),
-        "profile": later(),
+        "groups": {**groups(), "default": {}},
+        "directory": {**directory(), "default": {}},
+        "profile": profile(),
         "emergency": later(),
         "templates": later(),
         "admin": later(),

@@ -90,6 +90,9 @@ def normalise(data: dict[str, Any]) -> None:
     for section, key in (("session", "idle_timeout"), ("session", "max_lifetime"),
                          ("store", "outage_log_interval")):
         data[section][key] = to_seconds(data[section][key])
+    if "ldap" in data["directory"]:
+        ldap = data["directory"]["ldap"]
+        ldap["sync_interval"] = to_seconds(ldap["sync_interval"])
     for provider in data["providers"]:
         provider["leeway"] = to_seconds(provider["leeway"])
 
@@ -130,6 +133,7 @@ def cross_checks(data: dict[str, Any]) -> list[ConfigError]:
         if alg.startswith("HS") and not provider.get("client_secret"):
             errors.append(ConfigError(f"providers[{i}].id_token_signed_response_alg",
                                       "HMAC algorithms need client_secret"))
+    errors += profile_checks(data)
     try:
         parse_networks(data["server"]["trusted_proxies"])
     except ValueError as exc:
@@ -138,6 +142,28 @@ def cross_checks(data: dict[str, Any]) -> list[ConfigError]:
         Policy.build(data["apps"])
     except PolicyError as exc:
         errors += [ConfigError(path, message) for path, message in exc.errors]
+    return errors
+
+
+def profile_header(name: str, settings: dict[str, Any]) -> str:
+    """``X-Auth-Request-Department`` for ``department`` unless a header is configured."""
+    return settings.get("header") or "X-Auth-Request-" + "-".join(
+        part.capitalize() for part in name.split("_"))
+
+
+def profile_checks(data: dict[str, Any]) -> list[ConfigError]:
+    errors = []
+    taken = {h.lower() for h in data["headers"].values()}
+    for name, settings in data["profile"].items():
+        path = f"profile.{name}"
+        if ("claim" in settings) == ("ldap" in settings):
+            errors.append(ConfigError(path, "needs exactly one of claim or ldap"))
+        if "ldap" in settings and "ldap" not in data["directory"]:
+            errors.append(ConfigError(f"{path}.ldap", "needs directory.ldap to be configured"))
+        header = profile_header(name, settings).lower()
+        if header in taken:
+            errors.append(ConfigError(path, f"header {header} is already used"))
+        taken.add(header)
     return errors
 
 

@@ -100,6 +100,7 @@ def _refresh_once(runtime: Runtime, record: SessionRecord, now: float
         "refresh_token": token.get("refresh_token") or tokens["refresh_token"],
         "expires_at": float(token["expires_at"]) if token.get("expires_at") else None,
     }
-    runtime.store.put_session(record, runtime.sessions.settings.idle_timeout)
+    if not runtime.store.update_session_data(record):
+        return "end"  # logged out while we refreshed: stay logged out
     log.info("refreshed tokens of %r at %s", record.user, provider.id)
     return record

@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,12 +38,13 @@ class SessionRecord:
 
 
 class Store(abc.ABC):
-    """Sessions (indexed by id, provider sid, provider sub and user) plus a small TTL'd kv.
+    """Sessions (indexed by id, provider sid, provider sub and user) plus a small kv.
 
     Every method raises :class:`StoreUnavailable`, never a driver exception, when the
     backend can't be reached. Sessions past their deadline (see
     :meth:`SessionRecord.deadline`, with the idle timeout given at put/touch time) and
-    expired kv entries are never returned.
+    expired kv entries are never returned. A kv ``ttl`` of None means "never expires"
+    (group assignments, sync results): such entries live until deleted or overwritten.
     """
 
     # -- sessions ------------------------------------------------------------------------
@@ -58,6 +59,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def touch_session(self, session_id: str, last_seen: float, idle_timeout: float) -> None:
         """Record activity, sliding the idle deadline (never past ``expires``)."""
+
+    @abc.abstractmethod
+    def update_session_data(self, rec: SessionRecord) -> bool:
+        """Replace a live session's ``data`` only if it still exists; False if it is gone.
+
+        Refreshes and directory syncs use this, never put_session, so a logout that happens
+        while they work is never undone by their write.
+        """
 
     @abc.abstractmethod
     def delete_session(self, session_id: str) -> bool:
@@ -91,18 +100,29 @@ class Store(abc.ABC):
         bound. Returns the number of sessions removed.
         """
 
-    # -- small key/value with TTL --------------------------------------------------------
+    # -- small key/value, expiring or persistent -------------------------------------------
     @abc.abstractmethod
     def kv_get(self, namespace: str, key: str) -> bytes | None:
         """The value, or None if missing or expired."""
 
     @abc.abstractmethod
-    def kv_set(self, namespace: str, key: str, value: bytes, ttl: float) -> None:
-        """Set a value that expires after ``ttl`` seconds."""
+    def kv_set(self, namespace: str, key: str, value: bytes, ttl: float | None) -> None:
+        """Set a value that expires after ``ttl`` seconds, or never if ``ttl`` is None."""
 
     @abc.abstractmethod
-    def kv_add(self, namespace: str, key: str, value: bytes, ttl: float) -> bool:
+    def kv_set_many(self, namespace: str, items: Mapping[str, bytes], ttl: float | None) -> None:
+        """Set many values with one TTL in one round trip and one transaction (bulk sync)."""
+
+    @abc.abstractmethod
+    def kv_add(self, namespace: str, key: str, value: bytes, ttl: float | None) -> bool:
         """Set only if absent, atomically across instances (replay caches, locks)."""
+
+    @abc.abstractmethod
+    def kv_items(self, namespace: str, prefix: str = "") -> list[tuple[str, bytes]]:
+        """Live entries of a namespace whose key starts with ``prefix``, sorted by key.
+
+        Meant for namespaces of thousands of entries, not millions: all are loaded at once.
+        """
 
     @abc.abstractmethod
     def kv_delete(self, namespace: str, key: str) -> None:
@@ -131,9 +151,14 @@ class Store(abc.ABC):
 
 def ttl_ms(ttl: float) -> int:
     """A TTL in whole milliseconds, rounded up so a tiny positive TTL never means 'forever'."""
-    if not ttl > 0:
-        raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+    if not (ttl > 0 and math.isfinite(ttl)):
+        raise ValueError(f"ttl must be a positive number of seconds (or None), got {ttl!r}")
     return max(1, math.ceil(ttl * 1000))
+
+
+def optional_ttl_ms(ttl: float | None) -> int | None:
+    """Like :func:`ttl_ms`, but None (never expires) stays None."""
+    return None if ttl is None else ttl_ms(ttl)
 
 
 def dump_data(data: dict[str, Any]) -> str:

@@ -7,10 +7,13 @@ Key layout (``p`` = key prefix):
 * ``p all`` sorted set id -> deadline, ``p seen`` id -> last_seen (listing and purging)
 * ``p meta`` hash id -> JSON list of the index sets holding it, so an expired session's
   index entries can still be found and removed
-* ``p kv:<namespace>:<key>`` small values with a TTL
+* ``p kv:<namespace>:<key>`` small values, with a TTL or (ttl None) without one
 
-Writes that touch several keys are Lua scripts (atomic, one round trip). Index members
-whose session key has expired are dropped lazily when read and for good by purge_expired.
+Writes that touch several keys are Lua scripts or MULTI pipelines (atomic, one round trip).
+Index members whose session key has expired are dropped lazily when read and for good by
+purge_expired, which never touches kv keys: Redis expires those itself. ``kv_items`` uses
+SCAN with an escaped MATCH pattern (never KEYS, which blocks Redis), then MGETs in one
+pipeline; SCAN still walks the whole database, so it costs O(all keys), not O(namespace).
 Needs Redis >= 6.2 (GETDEL, SET PXAT). Redis Cluster is not supported.
 """
 
@@ -19,8 +22,9 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -29,12 +33,14 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from ssomw.store.base import SessionRecord, Store, StoreUnavailable, ttl_ms
+from ssomw.store.base import SessionRecord, Store, StoreUnavailable, optional_ttl_ms, ttl_ms
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 _CHUNK = 500
+_SCAN_COUNT = 1000  # keys examined per SCAN call: fewer round trips, each still short
+_GLOB = re.compile(r"([\\*?\[\]])")  # characters special in a MATCH pattern
 
 # KEYS: session, all, seen, meta, index sets...  ARGV: id, json, deadline_ms, deadline,
 # last_seen, JSON list of the index set names
@@ -128,6 +134,11 @@ def _part(value: str) -> str:
     return value.replace("%", "%25").replace(":", "%3A")
 
 
+def _glob_literal(text: str) -> str:
+    """Escape ``text`` so a SCAN MATCH pattern matches it literally."""
+    return _GLOB.sub(r"\\\1", text)
+
+
 class RedisStore(Store):
     """Store in Redis (standalone, TLS, unix socket or Sentinel-managed)."""
 
@@ -198,6 +209,12 @@ class RedisStore(Store):
             keys=[self._skey(session_id), self._all, self._seen],
             args=[session_id, repr(float(last_seen)), repr(float(idle_timeout))],
         )
+
+    @_unavailable
+    def update_session_data(self, rec: SessionRecord) -> bool:
+        # XX: only if the session still exists; KEEPTTL: its deadline stays as it is.
+        return bool(self.client.set(self._skey(rec.id), self._encode(rec), xx=True,
+                                    keepttl=True))
 
     @_unavailable
     def delete_session(self, session_id: str) -> bool:
@@ -273,12 +290,42 @@ class RedisStore(Store):
         return value
 
     @_unavailable
-    def kv_set(self, namespace: str, key: str, value: bytes, ttl: float) -> None:
-        self.client.set(self._kv_key(namespace, key), value, px=ttl_ms(ttl))
+    def kv_set(self, namespace: str, key: str, value: bytes, ttl: float | None) -> None:
+        # A plain SET also drops any TTL the key had, so ttl=None makes it persistent.
+        self.client.set(self._kv_key(namespace, key), value, px=optional_ttl_ms(ttl))
 
     @_unavailable
-    def kv_add(self, namespace: str, key: str, value: bytes, ttl: float) -> bool:
-        return bool(self.client.set(self._kv_key(namespace, key), value, px=ttl_ms(ttl), nx=True))
+    def kv_set_many(self, namespace: str, items: Mapping[str, bytes], ttl: float | None) -> None:
+        px = optional_ttl_ms(ttl)
+        if not items:
+            return
+        pipe = self.client.pipeline(transaction=True)  # MULTI ... EXEC, sent in one write
+        for key, value in items.items():
+            pipe.set(self._kv_key(namespace, key), value, px=px)
+        pipe.execute()
+
+    @_unavailable
+    def kv_add(self, namespace: str, key: str, value: bytes, ttl: float | None) -> bool:
+        name = self._kv_key(namespace, key)
+        return bool(self.client.set(name, value, px=optional_ttl_ms(ttl), nx=True))
+
+    @_unavailable
+    def kv_items(self, namespace: str, prefix: str = "") -> list[tuple[str, bytes]]:
+        start = len(self._kv_key(namespace, "").encode())
+        pattern = _glob_literal(self._kv_key(namespace, prefix)) + "*"
+        # SCAN may repeat a key; UTF-8 byte order is code point order, so this sorts by key.
+        names = sorted(set(self.client.scan_iter(match=pattern, count=_SCAN_COUNT)))
+        if not names:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for i in range(0, len(names), _CHUNK):
+            pipe.mget(names[i : i + _CHUNK])
+        values = [v for chunk in pipe.execute() for v in chunk]
+        return [
+            (name[start:].decode(), value)
+            for name, value in zip(names, values, strict=True)
+            if value is not None  # expired or deleted since the scan
+        ]
 
     @_unavailable
     def kv_delete(self, namespace: str, key: str) -> None:

@@ -5,22 +5,32 @@ Connections are per process *and* thread: gunicorn forks workers after the app m
 opened the store, and an SQLite connection must never cross a fork, so a changed pid
 means "open a new one" (the inherited one is left untouched, never closed, in the child).
 Atomic operations are single statements (UPSERT / DELETE ... RETURNING), which SQLite runs
-as one write transaction; multi-statement writes use ``BEGIN IMMEDIATE``.
+as one write transaction; multi-statement writes use ``BEGIN IMMEDIATE``. A kv entry that
+never expires has ``expires = +Infinity`` (a REAL SQLite stores and compares natively), so
+every ``expires <= now`` check, purge included, leaves it alone without a schema change.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
-from ssomw.store.base import SessionRecord, Store, StoreUnavailable, dump_data, ttl_ms
+from ssomw.store.base import (
+    SessionRecord,
+    Store,
+    StoreUnavailable,
+    dump_data,
+    optional_ttl_ms,
+    ttl_ms,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,7 +59,7 @@ CREATE TABLE IF NOT EXISTS kv (
     namespace TEXT NOT NULL,
     key       TEXT NOT NULL,
     value     BLOB NOT NULL,
-    expires   REAL NOT NULL,
+    expires   REAL NOT NULL,  -- epoch seconds; +Infinity = never
     PRIMARY KEY (namespace, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires);
@@ -66,6 +76,12 @@ _KV_ADD = (
     "INSERT INTO kv (namespace, key, value, expires) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
     " expires = excluded.expires WHERE kv.expires <= ? RETURNING 1"
+)
+# ``key >= :prefix`` lets the primary key skip to the prefix; substr() compares literally
+# (no LIKE/GLOB wildcards), in characters like length().
+_KV_ITEMS = (
+    "SELECT key, value FROM kv WHERE namespace = :ns AND key >= :prefix"
+    " AND substr(key, 1, length(:prefix)) = :prefix AND expires > :now ORDER BY key"
 )
 _KV_POP = "DELETE FROM kv WHERE namespace = ? AND key = ? RETURNING value, expires"
 _INCR = (
@@ -218,6 +234,13 @@ class SqliteStore(Store):
         self._conn().execute(_TOUCH, (last_seen, last_seen + idle_timeout, session_id))
 
     @_unavailable
+    def update_session_data(self, rec: SessionRecord) -> bool:
+        cur = self._conn().execute(
+            "UPDATE sessions SET data = ? WHERE id = ? AND deadline > ?",
+            (dump_data(rec.data), rec.id, time.time()))
+        return cur.rowcount > 0
+
+    @_unavailable
     def delete_session(self, session_id: str) -> bool:
         rows = self._conn().execute(_DELETE, (session_id,)).fetchall()
         return bool(rows) and rows[0][0] > time.time()
@@ -279,15 +302,31 @@ class SqliteStore(Store):
         return _as_bytes(row[0])
 
     @_unavailable
-    def kv_set(self, namespace: str, key: str, value: bytes, ttl: float) -> None:
-        expires = time.time() + ttl_ms(ttl) / 1000
+    def kv_set(self, namespace: str, key: str, value: bytes, ttl: float | None) -> None:
+        expires = _expires(time.time(), ttl)
         self._conn().execute(_KV_SET, (namespace, key, bytes(value), expires))
 
     @_unavailable
-    def kv_add(self, namespace: str, key: str, value: bytes, ttl: float) -> bool:
+    def kv_set_many(self, namespace: str, items: Mapping[str, bytes], ttl: float | None) -> None:
+        expires = _expires(time.time(), ttl)
+        rows = [(namespace, key, bytes(value), expires) for key, value in items.items()]
+        if not rows:
+            return
+        conn = self._conn()
+        with self._write(conn):
+            conn.executemany(_KV_SET, rows)
+
+    @_unavailable
+    def kv_add(self, namespace: str, key: str, value: bytes, ttl: float | None) -> bool:
         now = time.time()
-        params = (namespace, key, bytes(value), now + ttl_ms(ttl) / 1000, now)
+        params = (namespace, key, bytes(value), _expires(now, ttl), now)
         return bool(self._conn().execute(_KV_ADD, params).fetchall())
+
+    @_unavailable
+    def kv_items(self, namespace: str, prefix: str = "") -> list[tuple[str, bytes]]:
+        params = {"ns": namespace, "prefix": prefix, "now": time.time()}
+        rows = self._conn().execute(_KV_ITEMS, params).fetchall()
+        return [(key, _as_bytes(value)) for key, value in rows]
 
     @_unavailable
     def kv_delete(self, namespace: str, key: str) -> None:
@@ -322,6 +361,12 @@ class SqliteStore(Store):
                 conn.close()
             except sqlite3.Error:
                 pass
+
+
+def _expires(now: float, ttl: float | None) -> float:
+    """Absolute expiry for a TTL; +Infinity for None, which no ``expires <= now`` matches."""
+    ms = optional_ttl_ms(ttl)
+    return math.inf if ms is None else now + ms / 1000
 
 
 def _as_bytes(value: bytes | int | str) -> bytes:

@@ -50,7 +50,9 @@ def identity_of(record: SessionRecord) -> Identity:
 
 def attributes_of(record: SessionRecord) -> dict[str, Any]:
     data = record.data
+    profile = {f"profile.{k}": v for k, v in data.get("profile", {}).items()}
     return {
+        **profile,
         "user": record.user,
         "email": data.get("email"),
         "preferred_username": data.get("preferred_username"),
@@ -66,7 +68,8 @@ class AuthEndpoint:
     def __init__(self, runtime: Runtime, clock: Callable[[], float] = time.time):
         self.runtime = runtime
         self.clock = clock
-        self.header_names = dict(runtime.config["headers"])
+        self.header_names = {**runtime.config["headers"],
+                             **runtime.identities.profile_headers()}
         self.cookie_name = runtime.config["session"]["name"]
         self.refresh_tokens = runtime.config["session"]["refresh_tokens"]
 

@@ -171,7 +171,9 @@ def callback() -> Any:
     if not rt.config.routing.email_allowed(data.get("email")):
         log.info("refused sign-in of %r via %s: e-mail domain not allowed", user, provider.id)
         return error_page("DOMAIN_NOT_ALLOWED", 403)
-    data.update(id_token=result.id_token, auth_method="oidc",
+    groups, profile = rt.identities.at_sign_in(user, data.get("email"), result.claims,
+                                               data.pop("idp_groups"))
+    data.update(groups=groups, profile=profile, id_token=result.id_token, auth_method="oidc",
                 nonce=flow["n"], tokens=token_data(rt, result))
     sid = result.claims.get("sid")
     record, cookie = rt.sessions.create(
@@ -216,5 +218,5 @@ def identity_from_claims(provider: Provider, claims: dict[str, Any]
         "email": text(names["email"]),
         "name": text(names["name"]),
         "preferred_username": text("preferred_username"),
-        "groups": groups,
+        "idp_groups": groups,
     }

@@ -1,46 +1,71 @@
-"""Rendering the gateway's own pages (error, logout) and finding the runtime from a view."""
+"""Rendering the gateway's own pages (error, logout, choice…) and finding the runtime from a view.
+
+Pages go through :class:`ssomw.templating.Pages` (sandboxed, translated, customisable), built
+once per configuration and kept in ``runtime.extra``. The language comes from the request's
+``Accept-Language``; the app, when known, selects its template overrides.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, current_app, g, request
 
 from ..runtime import Runtime
+from ..templating import Pages
 
-# Shown to users; details stay in the log (with the request id to find them).
-MESSAGES = {
-    "PROVIDER_UNAVAILABLE": "The sign-in service cannot be reached right now. Please try again "
-                            "in a few minutes.",
-    "INVALID_RESPONSE": "The sign-in service sent a response that could not be verified, so "
-                        "you were not signed in.",
-    "SESSION_EXPIRED": "Your sign-in took too long or was started in another window. Please "
-                       "start again.",
-    "ACCESS_DENIED": "Sign-in was cancelled or refused by the sign-in service.",
-    "DOMAIN_NOT_ALLOWED": "Accounts from your e-mail domain cannot sign in here.",
-    "AUTH_LEVEL_NOT_MET": "Your sign-in did not meet the security level this application "
-                          "requires. Please sign in again using the stronger method.",
-    "USER_NOT_ALLOWED": "You are signed in, but your account is not allowed to use this "
-                        "application.",
-    "BAD_REQUEST": "The request was not understood.",
-    "SERVICE_UNAVAILABLE": "The sign-in gateway is temporarily unavailable.",
-    "NOT_FOUND": "There is nothing here.",
-    "INTERNAL_ERROR": "Something went wrong on our side.",
-}
+_UNKNOWN: Any = object()
 
 
 def runtime() -> Runtime:
     return current_app.extensions["ssomw"]
 
 
-def error_page(code: str, status: int, **context: Any) -> tuple[str, int]:
-    message = MESSAGES.get(code, MESSAGES["INTERNAL_ERROR"])
-    html = render_template(
-        "error.html", code=code, message=message, status=status,
-        request_id=g.get("request_id") or request.environ.get("ssomw.request_id", ""),
-        **context,
+def pages() -> Pages:
+    """The Pages for the runtime's current config (rebuilt when the config object changes)."""
+    rt = runtime()
+    cached = rt.extra.get("pages")
+    if cached is None or cached[0] is not rt.config:
+        cached = rt.extra["pages"] = (rt.config, Pages.from_config(rt.config))
+    return cached[1]
+
+
+def current_app_id() -> str | None:
+    """The app this page is shown for: set by a view in ``g.ssomw_app_id``, else matched from
+    the request's host and the path it is about (``X-Original-URL`` from nginx's 403 page, or
+    the return address ``rd``). Only chooses templates, never grants anything."""
+    if "ssomw_app_id" in g:
+        return g.ssomw_app_id
+    host = urlsplit(f"//{request.host}").hostname or ""
+    path = "/"
+    for candidate in (request.headers.get("X-Original-URL"), request.args.get("rd")):
+        if candidate:
+            parts = urlsplit(candidate[:2048])
+            if parts.hostname in (None, host):
+                path = parts.path or "/"
+                break
+    app = runtime().config.policy.match_app(host, path)
+    return app.id if app else None
+
+
+def render_page(page: str, *, app_id: str | None = _UNKNOWN, **context: Any) -> str:
+    """HTML for ``page`` in the request's language, for ``app_id`` (default: the current app)."""
+    p = pages()
+    return p.render(
+        page,
+        app_id=current_app_id() if app_id is _UNKNOWN else app_id,
+        lang=p.negotiate(request.headers.get("Accept-Language")),
+        **{"request_id": g.get("request_id") or request.environ.get("ssomw.request_id", ""),
+           **context},
     )
-    return html, status
+
+
+def error_page(code: str, status: int, **context: Any) -> tuple[str, int]:
+    """The error page for ``code`` (a 403 uses the ``forbidden`` template); the message shown
+    is the translated text for the code, details stay in the log under the request id."""
+    page = "forbidden" if status == 403 else "error"
+    return render_page(page, code=code, status=status, **context), status
 
 
 bp = Blueprint("pages", __name__)

@@ -109,10 +109,25 @@ def test_incr_is_atomic_across_instances(backend: Backend) -> None:
     assert stores[0].kv_get("rate", "shared") == b"100"
 
 
-@pytest.mark.parametrize("ttl", [0, -1.0], ids=["zero", "negative"])
-def test_non_positive_ttl_is_refused(store: Store, ttl: float) -> None:
+@pytest.mark.parametrize(
+    "write",
+    [
+        pytest.param(lambda s, ttl: s.kv_set("state", "k", b"v", ttl), id="kv_set"),
+        pytest.param(lambda s, ttl: s.kv_add("state", "k", b"v", ttl), id="kv_add"),
+        pytest.param(lambda s, ttl: s.kv_set_many("state", {"k": b"v"}, ttl), id="kv_set_many"),
+        pytest.param(lambda s, ttl: s.incr("state", "k", ttl), id="incr"),
+    ],
+)
+@pytest.mark.parametrize(
+    "ttl", [0, -1.0, float("inf"), float("nan")], ids=["zero", "negative", "inf", "nan"]
+)
+def test_bad_ttl_is_refused_and_nothing_written(
+    store: Store, write: Callable[[Store, float], Any], ttl: float
+) -> None:
+    """A TTL that is not a positive number is a bug; None, not infinity, means 'never'."""
     with pytest.raises(ValueError):
-        store.kv_set("state", "k", b"v", ttl)
+        write(store, ttl)
+    assert store.kv_get("state", "k") is None
 
 
 def test_ping_answers(store: Store) -> None:

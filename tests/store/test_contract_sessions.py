@@ -223,3 +223,16 @@ def test_closed_store_reconnects_when_used_again(store: Store) -> None:
     store.put_session(rec, IDLE)
     store.close()
     assert store.get_session(rec.id) == rec
+
+
+def test_update_session_data_never_resurrects_a_deleted_session(store: Store) -> None:
+    rec = make_session("upd")
+    store.put_session(rec, 3600)
+    rec.data = {"groups": ["new"]}
+    assert store.update_session_data(rec) is True
+    assert store.get_session(rec.id).data == {"groups": ["new"]}
+    assert [r.id for r in store.sessions_by_user("upd")] == [rec.id]
+    store.delete_session(rec.id)
+    assert store.update_session_data(rec) is False
+    assert store.get_session(rec.id) is None
+    assert store.sessions_by_user("upd") == []

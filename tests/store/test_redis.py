@@ -140,3 +140,44 @@ def test_forked_worker_uses_store_created_before_fork(store: RedisStore) -> None
     assert out.get(timeout=20) is True
     proc.join(20)
     assert store.get_session(rec.id) == rec
+
+
+def test_persistent_kv_has_no_ttl(store: RedisStore, client: redis.Redis) -> None:
+    store.kv_set("groups", "alice", b"g", 60)
+    store.kv_set("groups", "alice", b"g", None)  # drops the earlier TTL
+    store.kv_set_many("dir", {"bob": b"b"}, None)
+    assert store.kv_add("cfg", "v", b"1", None) is True
+    assert [client.pttl(k) for k in ("app1:kv:groups:alice", "app1:kv:dir:bob", "app1:kv:cfg:v")
+            ] == [-1, -1, -1]  # fmt: skip
+
+
+def test_set_many_is_one_transaction(store: RedisStore, client: redis.Redis) -> None:
+    store.ping()  # connect first, so the handshake is not counted
+    client.config_resetstat()
+    store.kv_set_many("dir", {f"u{i}": b"x" for i in range(1000)}, 3600)
+    stats = client.info("commandstats")
+    calls = {name: s["calls"] for name, s in stats.items() if not name.startswith("cmdstat_config")}
+    assert calls == {"cmdstat_multi": 1, "cmdstat_set": 1000, "cmdstat_exec": 1}
+    assert 0 < client.pttl("app1:kv:dir:u999") <= 3_600_000
+
+
+def test_items_scan_instead_of_keys(store: RedisStore, client: redis.Redis) -> None:
+    store.kv_set_many("dir", {f"u{i}": b"x" for i in range(3000)}, None)
+    client.config_resetstat()
+    assert len(store.kv_items("dir")) == 3000
+    stats = client.info("commandstats")
+    assert "cmdstat_keys" not in stats
+    assert stats["cmdstat_scan"]["calls"] >= 1
+    assert stats["cmdstat_mget"]["calls"] == 6  # chunks of 500, sent as one pipeline
+
+
+def test_items_do_not_leak_across_glob_like_key_prefixes(
+    redis_server: RedisServer, store: RedisStore
+) -> None:
+    """Unescaped, the pattern ``app[1]:kv:n:*`` would also match ``app1:kv:n:k``."""
+    globby = RedisStore(redis_server.url, key_prefix="app[1]:")
+    store.kv_set("n", "k", b"app1", None)
+    globby.kv_set("n", "k", b"app[1]", None)
+    assert globby.kv_items("n") == [("k", b"app[1]")]
+    assert store.kv_items("n") == [("k", b"app1")]
+    globby.close()

@@ -182,3 +182,25 @@ def test_atomic_operations_across_processes(tmp_path: Path) -> None:
         p.join(20)
     assert results.count(True) == 1
     assert store.kv_get("n", "c") == b"200"
+
+
+def test_set_many_is_all_or_nothing_for_readers(tmp_path: Path) -> None:
+    """Directory sync rewrites every entry; a reader sees the old set or the new, never a mix."""
+    writer, reader = SqliteStore(str(tmp_path / "s.db")), SqliteStore(str(tmp_path / "s.db"))
+    keys = [f"user{i:04d}" for i in range(1000)]
+    writer.kv_set_many("dir", dict.fromkeys(keys, b"0"), None)
+    done = threading.Event()
+
+    def write() -> None:
+        for version in range(1, 30):
+            writer.kv_set_many("dir", dict.fromkeys(keys, str(version).encode()), None)
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    seen: set[frozenset[bytes]] = set()
+    while not done.is_set():
+        seen.add(frozenset(value for _, value in reader.kv_items("dir")))
+    thread.join()
+    assert {len(values) for values in seen} == {1}
+    assert reader.kv_items("dir")[-1] == ("user0999", b"29")

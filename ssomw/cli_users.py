@@ -1,0 +1,151 @@
+"""``ssomw sessions`` and ``ssomw groups``: session and local-group administration.
+
+The same operations the admin API exposes, working directly on the configured store, so they
+hold on every gateway instance sharing it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .cli_common import CONFIG_OPTION, load_or_exit
+
+
+@click.group()
+def sessions() -> None:
+    """List and revoke SSO sessions (force logout)."""
+
+
+def session_store(config_file: str | None):
+    from .store import open_store
+
+    config = load_or_exit(config_file)
+    return config, open_store(config["store"])
+
+
+@sessions.command("list")
+@CONFIG_OPTION
+@click.option("--user", metavar="U", help="only this user's sessions")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
+def sessions_list(config_file: str | None, user: str | None, as_json: bool) -> None:
+    """Show live sessions: id, user, provider, sign-in time, last activity, end of life."""
+    import time
+
+    config, store = session_store(config_file)
+    records = store.sessions_by_user(user) if user else store.all_sessions()
+    idle = config["session"]["idle_timeout"]
+    stamp = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))  # noqa: E731
+    if not as_json:
+        click.echo(f"{'ID':<44} {'USER':<24} {'PROVIDER':<12} {'SIGNED IN':<19} "
+                   f"{'LAST SEEN':<19} ENDS")
+    for r in records:
+        if as_json:
+            click.echo(json.dumps({"id": r.id, "user": r.user, "provider": r.provider,
+                                   "sid": r.sid,
+                                   "created": r.created, "last_seen": r.last_seen,
+                                   "ends": r.deadline(idle),
+                                   "auth_method": r.data.get("auth_method")}))
+        else:
+            click.echo(f"{r.id:<44} {r.user:<24} {r.provider:<12} {stamp(r.created)} "
+                       f"{stamp(r.last_seen)} {stamp(r.deadline(idle))}")
+    if not as_json:
+        click.echo(f"{len(records)} session(s)")
+
+
+@sessions.command("revoke")
+@CONFIG_OPTION
+@click.option("--user", metavar="U", help="every session of this user")
+@click.option("--id", "session_id", metavar="ID", help="one session")
+@click.option("--all", "everyone", is_flag=True, help="every session of every user")
+def sessions_revoke(config_file: str | None, user: str | None, session_id: str | None,
+                    everyone: bool) -> None:
+    """End sessions at once, on every gateway instance sharing the store."""
+    if sum(map(bool, (user, session_id, everyone))) != 1:
+        raise click.UsageError("give exactly one of --user, --id, --all")
+    _, store = session_store(config_file)
+    if session_id:
+        ended = int(store.delete_session(session_id))
+    else:
+        records = store.sessions_by_user(user) if user else store.all_sessions()
+        ended = store.delete_sessions(r.id for r in records)
+    click.echo(f"revoked {ended} session(s)")
+    if session_id and not ended:
+        sys.exit(1)
+
+
+
+
+@click.group()
+def groups() -> None:
+    """Local group assignments and why a user has each group."""
+
+
+def user_store(config_file: str | None):
+    from .runtime import Runtime
+
+    config = load_or_exit(config_file)
+    return Runtime.build(config)
+
+
+@groups.command("show")
+@CONFIG_OPTION
+@click.argument("user")
+def groups_show(config_file: str | None, user: str) -> None:
+    """The user's groups as last resolved, each with its source and how it was derived."""
+    from .users import load_user, local_groups
+
+    runtime = user_store(config_file)
+    record = load_user(runtime.store, user)
+    local = local_groups(runtime.store, user)
+    if record is None:
+        click.echo(f"{user}: not seen yet (local groups: {', '.join(local) or 'none'})")
+        return
+    click.echo(f"{user}: {len(record.grants)} group(s)")
+    for grant in sorted(record.grants, key=lambda g: g.name):
+        click.echo(f"  {grant.name:<32} {grant.source:<9} {' -> '.join(grant.via)}")
+    click.echo(f"local assignments: {', '.join(local) or 'none'}")
+
+
+@groups.command("set")
+@CONFIG_OPTION
+@click.argument("user")
+@click.argument("names", nargs=-1)
+def groups_set(config_file: str | None, user: str, names: tuple[str, ...]) -> None:
+    """Replace the user's local groups (none given: remove them all)."""
+    from .users import set_local_groups
+
+    runtime = user_store(config_file)
+    result = set_local_groups(runtime.store, user, names)
+    click.echo(f"{user}: local groups: {', '.join(result) or 'none'}")
+    click.echo("in force at the user's next sign-in or directory sync")
+
+
+@groups.command("add")
+@CONFIG_OPTION
+@click.argument("user")
+@click.argument("names", nargs=-1, required=True)
+def groups_add(config_file: str | None, user: str, names: tuple[str, ...]) -> None:
+    """Add local groups to the user."""
+    from .users import local_groups, set_local_groups
+
+    runtime = user_store(config_file)
+    current = local_groups(runtime.store, user)
+    result = set_local_groups(runtime.store, user, [*current, *names])
+    click.echo(f"{user}: local groups: {', '.join(result)}")
+
+
+@groups.command("remove")
+@CONFIG_OPTION
+@click.argument("user")
+@click.argument("names", nargs=-1, required=True)
+def groups_remove(config_file: str | None, user: str, names: tuple[str, ...]) -> None:
+    """Remove local groups from the user."""
+    from .users import local_groups, set_local_groups
+
+    runtime = user_store(config_file)
+    result = set_local_groups(runtime.store, user,
+                              [g for g in local_groups(runtime.store, user) if g not in names])
+    click.echo(f"{user}: local groups: {', '.join(result) or 'none'}")

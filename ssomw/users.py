@@ -1,0 +1,169 @@
+"""Who a user is to the apps: groups (with their provenance) and profile attributes.
+
+Resolved at sign-in and again at every directory sync, through the one group pipeline
+(``core/groups.py``). Per-user state lives in the store, persistently:
+
+* ``users/<username>``: what was resolved last time — the grants with provenance, the groups
+  the provider and the directory reported, profile attributes, first-seen time. It is the
+  ``previous`` of the pipeline (keep_local, protected, update_existing, "new user" defaults)
+  and the fallback when the directory is down.
+* ``local-groups/<username>``: groups assigned in the gateway itself (CLI, later the admin API).
+
+Live sessions carry the resolved group names and profile, so the auth hot path stays one read;
+a sync rewrites the live sessions of every user whose groups changed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .config.validate import profile_header
+from .core.groups import Grant, GroupPipeline
+from .directory.ldap import Directory, DirectoryUnavailable, DirectoryUser
+from .store.base import Store
+
+log = logging.getLogger("ssomw.users")
+USERS = "users"
+LOCAL_GROUPS = "local-groups"
+
+
+@dataclass
+class UserRecord:
+    username: str
+    first_seen: float
+    grants: list[Grant] = field(default_factory=list)
+    idp_groups: list[str] | None = None
+    ldap_groups: list[str] | None = None
+    ldap_profile: dict[str, Any] = field(default_factory=dict)
+    synced_at: float | None = None
+
+    def dumps(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def loads(cls, raw: bytes) -> UserRecord:
+        data = json.loads(raw)
+        data["grants"] = [Grant(**{**g, "via": tuple(g["via"])}) for g in data["grants"]]
+        return cls(**data)
+
+
+def load_user(store: Store, username: str) -> UserRecord | None:
+    raw = store.kv_get(USERS, username)
+    return UserRecord.loads(raw) if raw else None
+
+
+def local_groups(store: Store, username: str) -> list[str]:
+    raw = store.kv_get(LOCAL_GROUPS, username)
+    return json.loads(raw) if raw else []
+
+
+def set_local_groups(store: Store, username: str, groups: Iterable[str]) -> list[str]:
+    names = sorted({g.strip() for g in groups if g.strip()})
+    if names:
+        store.kv_set(LOCAL_GROUPS, username, json.dumps(names).encode(), None)
+    else:
+        store.kv_delete(LOCAL_GROUPS, username)
+    return names
+
+
+class Identities:
+    """Group and profile resolution for one gateway process."""
+
+    def __init__(self, config: Mapping[str, Any], store: Store):
+        self.store = store
+        self.pipeline = GroupPipeline.build(config["groups"])
+        self.sources = set(config["groups"]["sources"])
+        self.profile = dict(config["profile"])
+        ldap = config["directory"].get("ldap")
+        self.directory: Directory | None = None
+        self.sync_on_sign_in = False
+        if ldap:
+            wanted = {s["ldap"] for s in self.profile.values() if "ldap" in s}
+            settings = {**ldap, "attributes": sorted(set(ldap["attributes"]) | wanted)}
+            self.directory = Directory(settings)
+            self.sync_on_sign_in = ldap["sync_on_sign_in"]
+
+    def profile_headers(self) -> dict[str, str]:
+        """Attribute key (as in a session's data) → header name."""
+        return {f"profile.{name}": profile_header(name, s) for name, s in self.profile.items()}
+
+    def at_sign_in(self, username: str, email: str | None, claims: Mapping[str, Any],
+                   idp_groups: list[str]) -> tuple[list[str], dict[str, Any]]:
+        """Resolve groups and profile for a sign-in; the directory is asked with a timeout
+        and, when it is down, the last synced groups are used instead."""
+        record = load_user(self.store, username)
+        ldap_groups: list[str] | None = record.ldap_groups if record else None
+        ldap_profile = record.ldap_profile if record else {}
+        if self.directory is not None and self.sync_on_sign_in:
+            try:
+                found = self.directory.find_user(username=username) or (
+                    self.directory.find_user(email=email) if email else None)
+                ldap_groups = list(found.groups) if found else []
+                ldap_profile = dict(found.attributes) if found else {}
+            except DirectoryUnavailable as exc:
+                log.warning("directory unavailable at sign-in of %r (%s); using the last "
+                            "synced groups", username, exc)
+        elif self.directory is None:
+            ldap_groups = None
+        record = self._resolve(username, record, idp_groups, ldap_groups, ldap_profile)
+        return names(record.grants), self._profile(claims, record.ldap_profile)
+
+    def from_directory(self, user: DirectoryUser, dry_run: bool = False) -> tuple[int, int]:
+        """One directory user during a sync: (groups added, groups removed) for that user."""
+        record = load_user(self.store, user.username)
+        before = set(names(record.grants)) if record else set()
+        idp_groups = record.idp_groups if record else None
+        updated = self._resolve(user.username, record, idp_groups, list(user.groups),
+                                dict(user.attributes), save=not dry_run)
+        after = set(names(updated.grants))
+        if not dry_run and after != before:
+            self._update_sessions(user.username, sorted(after), updated.ldap_profile)
+        return len(after - before), len(before - after)
+
+    def _resolve(self, username: str, record: UserRecord | None, idp_groups: list[str] | None,
+                 ldap_groups: list[str] | None, ldap_profile: dict[str, Any],
+                 save: bool = True) -> UserRecord:
+        now = time.time()
+        grants = self.pipeline.resolve(
+            idp=idp_groups if "idp" in self.sources else None,
+            ldap=ldap_groups if "ldap" in self.sources else None,
+            local=local_groups(self.store, username) if "local" in self.sources else (),
+            previous=record.grants if record else None)
+        updated = UserRecord(
+            username=username, first_seen=record.first_seen if record else now,
+            grants=list(grants),
+            idp_groups=idp_groups if idp_groups is not None else (
+                record.idp_groups if record else None),
+            ldap_groups=ldap_groups if ldap_groups is not None else (
+                record.ldap_groups if record else None),
+            ldap_profile=ldap_profile, synced_at=now)
+        if save:
+            self.store.kv_set(USERS, username, updated.dumps(), None)
+        return updated
+
+    def _profile(self, claims: Mapping[str, Any], ldap: Mapping[str, Any]) -> dict[str, Any]:
+        out = {}
+        for name, settings in self.profile.items():
+            value = claims.get(settings["claim"]) if "claim" in settings else \
+                ldap.get(settings["ldap"])
+            if value not in (None, "", []):
+                out[name] = value
+        return out
+
+    def _update_sessions(self, username: str, groups: list[str],
+                         ldap_profile: dict[str, Any]) -> None:
+        for record in self.store.sessions_by_user(username):
+            record.data["groups"] = groups
+            claims_profile = {k: v for k, v in record.data.get("profile", {}).items()
+                              if "claim" in self.profile.get(k, {})}
+            record.data["profile"] = {**claims_profile, **self._profile({}, ldap_profile)}
+            self.store.update_session_data(record)
+
+
+def names(grants: Iterable[Grant]) -> list[str]:
+    return sorted({g.name for g in grants})
