@@ -106,6 +106,7 @@ location = /_ssomw/forbidden {{
     proxy_pass_request_body off;
     proxy_set_header Content-Length "";
     proxy_set_header Host $http_host;
+    proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
     proxy_set_header X-Forwarded-For $remote_addr;
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header X-Request-Id $request_id;

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..templating import TEMPLATES_SCHEMA
+
 DURATION = {
     "description": "seconds, or a number with a unit: 90s, 30m, 12h, 7d",
     "oneOf": [
@@ -266,7 +268,7 @@ def config_schema() -> dict[str, Any]:
         "directory": {**directory(), "default": {}},
         "profile": profile(),
         "emergency": later(),
-        "templates": later(),
+        "templates": {**TEMPLATES_SCHEMA, "default": {}},
         "admin": later(),
         "metrics": later(),
         "logging": {**logging_(), "default": {}},

@@ -18,6 +18,7 @@ import jsonschema
 from ..core.networks import parse_networks
 from ..core.policy import Policy, PolicyError
 from ..core.routing import Routing, RoutingError
+from ..templating import validate_templates
 from .errors import ConfigError
 from .schema import RESERVED_AUTH_PARAMS, config_schema
 
@@ -142,6 +143,8 @@ def cross_checks(data: dict[str, Any]) -> list[ConfigError]:
         Policy.build(data["apps"])
     except PolicyError as exc:
         errors += [ConfigError(path, message) for path, message in exc.errors]
+    errors += [ConfigError(path, message) for path, message in
+               validate_templates(data["templates"], [a["id"] for a in data["apps"]])]
     return errors
 
 

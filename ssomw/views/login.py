@@ -15,13 +15,13 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session
+from flask import Blueprint, g, redirect, request, session
 
 from ..core.redirects import host_matches, safe_redirect
 from ..oidc.client import SignInError, finish_login, start_login
 from ..oidc.provider import Provider
 from ..runtime import Runtime
-from .pages import error_page, runtime
+from .pages import error_page, render_page, runtime
 
 log = logging.getLogger("ssomw.login")
 bp = Blueprint("login", __name__)
@@ -73,20 +73,21 @@ def login() -> Any:
     target = urlsplit(rd)
     host = target.hostname or request.host.split(":")[0]
     app = rt.config.policy.match_app(host, target.path or "/")
+    g.ssomw_app_id = app.id if app else None
     allowed = list(app.providers) if app and app.providers else list(rt.config.providers)
     hint = usable_hint(params.get("login_hint") or params.get("email"))
     route = rt.config.routing.route(host=host, app_id=app.id if app else None,
                                     client_ip=request.remote_addr or "", email=hint,
                                     allowed=allowed, requested=params.get("idp"))
     if route.page == "email":
-        return render_template("email.html", rd=rd, csrf=csrf_token(),
+        return render_page("email", rd=rd, csrf=csrf_token(),
                                error=bool(hint) or request.method == "POST")
     if route.page == "choose":
         choices = [(p, rt.providers.get(p).display_name,
                     f"{rt.prefix}/login?" + urlencode({"rd": rd, "idp": p,
                                                        **({"login_hint": hint} if hint else {})}))
                    for p in route.choices]
-        return render_template("choose.html", choices=choices)
+        return render_page("choose_provider", choices=choices, rd=rd)
     provider = rt.providers.get(route.provider or "")
     if provider is None:
         return error_page("BAD_REQUEST", 400)

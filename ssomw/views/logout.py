@@ -13,12 +13,12 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, redirect, render_template, request, session
+from flask import Blueprint, redirect, request, session
 
 from ..core.redirects import safe_redirect
 from ..views.auth import read_cookie
 from .login import own_base_url
-from .pages import runtime
+from .pages import render_page, runtime
 
 log = logging.getLogger("ssomw.logout")
 bp = Blueprint("logout", __name__)
@@ -74,4 +74,4 @@ def logged_out() -> Any:
     state = request.args.get("state", "")
     if pending and state and hmac.compare_digest(pending["state"], state) and pending["rd"] != "/":
         return redirect(pending["rd"], 302)
-    return render_template("logout.html")
+    return render_page("logout")
