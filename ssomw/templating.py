@@ -106,6 +106,9 @@ TEMPLATES_SCHEMA: dict[str, Any] = _obj({
                      "description": "a path on the gateway's host (e.g. served by nginx) or a "
                      "data:image URI; remote URLs would be blocked by the pages' CSP"},
     }),
+    "logout_redirect": {"type": "string", "pattern": r"^(/(?![/\\])\S*|https?://\S+)$",
+                        "description": "after sign-out go here instead of showing the logout "
+                        "page (a validated rd given to /sso/logout still wins)"},
     "support": _obj({
         "email": {"type": "string", "pattern": r"^[^\s@<>\"]+@[^\s@<>\"]+$"},
         "url": {"type": "string", "pattern": r"^https?://[^\s]+$"},

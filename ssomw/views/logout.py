@@ -74,4 +74,7 @@ def logged_out() -> Any:
     state = request.args.get("state", "")
     if pending and state and hmac.compare_digest(pending["state"], state) and pending["rd"] != "/":
         return redirect(pending["rd"], 302)
+    configured = runtime().config["templates"].get("logout_redirect")
+    if configured:
+        return redirect(safe_redirect(configured, runtime().redirect_hosts), 302)
     return render_page("logout")

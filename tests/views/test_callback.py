@@ -211,3 +211,18 @@ def test_pages_carry_strict_security_headers(gateway, idp):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Request-Id"]
+
+
+def test_logout_redirect_option_replaces_the_logout_page(tmp_path: Path, idp: FakeIdp):
+    config = from_text(yaml.safe_dump({
+        "store": {"path": str(tmp_path / "s.db")},
+        "session": {"secret_keys": ["k" * 40], "secure": False},
+        "providers": [{"id": "idp", "issuer": ISSUER, "client_id": "gw"}],
+        "apps": [{"id": "app", "hosts": ["app.example.com"]}],
+        "templates": {"logout_redirect": "https://app.example.com/goodbye"},
+    }))
+    from werkzeug.test import Client
+    client = Client(build_stack(config))
+    response = client.get("/sso/logged-out", base_url="http://app.example.com")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "https://app.example.com/goodbye"
