@@ -56,12 +56,22 @@ def check(config_file: str | None) -> None:
 @click.option("--no-cache", is_flag=True, help="do not cache auth decisions in nginx")
 @click.option("--snippets", "snippet_dir", default=None, metavar="DIR",
               help="include snippet files from DIR instead of printing them inline")
+@click.option("--write-snippets", "write_dir", default=None, metavar="DIR",
+              help="write ssomw-server.conf and ssomw-protect.conf for this config into DIR")
 def nginx(config_file: str | None, app_ids: tuple[str, ...], listen: str, gateway: str,
-          cache_path: str, no_cache: bool, snippet_dir: str | None) -> None:
+          cache_path: str, no_cache: bool, snippet_dir: str | None,
+          write_dir: str | None) -> None:
     """Print the nginx configuration for the configured apps."""
-    from .nginxconf import full_config
+    from .nginxconf import full_config, protect_snippet, server_snippet
 
     config = load_or_exit(config_file)
+    if write_dir:
+        target = Path(write_dir)
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "ssomw-server.conf").write_text(server_snippet(config))
+        (target / "ssomw-protect.conf").write_text(protect_snippet(config))
+        click.echo(f"wrote {target}/ssomw-server.conf and {target}/ssomw-protect.conf", err=True)
+        return
     unknown = set(app_ids) - {a["id"] for a in config["apps"]}
     if unknown:
         raise click.UsageError(f"unknown app id(s): {', '.join(sorted(unknown))}")

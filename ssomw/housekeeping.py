@@ -16,6 +16,7 @@ from .store.base import StoreUnavailable
 
 log = logging.getLogger("ssomw.housekeeping")
 PURGE_INTERVAL = 60.0
+SYNC_LOCK_TTL = 600.0
 
 
 def purge_round(runtime: Runtime, now: float | None = None) -> int | None:
@@ -32,6 +33,24 @@ def purge_round(runtime: Runtime, now: float | None = None) -> int | None:
     if purged:
         log.info("purged %d expired session(s)", purged)
     return purged
+
+
+def sync_round(runtime: Runtime) -> None:
+    """One scheduled directory sync; run_sync's store lock makes it one run across instances."""
+    from .directory.ldap import DirectoryUnavailable
+    from .directory.sync import run_sync
+
+    identities = runtime.identities
+    if identities.directory is None:
+        return
+    try:
+        report = run_sync(identities.directory, runtime.store, identities.from_directory,
+                          dry_run=False, lock_ttl=SYNC_LOCK_TTL)
+    except (DirectoryUnavailable, StoreUnavailable) as exc:
+        log.warning("scheduled directory sync failed: %s", exc)
+        return
+    if not report.skipped_because_locked:
+        log.info("directory sync: %s", report.summary())
 
 
 class Housekeeper:
@@ -52,9 +71,15 @@ class Housekeeper:
             threading.Thread(target=self._run, name="ssomw-housekeeping", daemon=True).start()
 
     def _run(self) -> None:
+        ldap = self.runtime.config["directory"].get("ldap")
+        sync_every = ldap["sync_interval"] if ldap else None
+        next_sync = time.monotonic() + (sync_every or 0)
         while True:
             time.sleep(self.interval)
             try:
                 purge_round(self.runtime)
+                if sync_every and time.monotonic() >= next_sync:
+                    next_sync = time.monotonic() + sync_every
+                    sync_round(self.runtime)
             except Exception:  # never let upkeep kill the thread
                 log.exception("housekeeping round failed")

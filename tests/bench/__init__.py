@@ -1,0 +1,1 @@
+"""Benchmarks of the auth path (scripts, not pytest tests): see README.md."""

@@ -1,0 +1,322 @@
+"""Throughput and latency of the auth path through the real chain (a script, not a test).
+
+    .venv/bin/python tests/bench/bench_auth.py [--duration 10] [--connections 32] [--threads 2]
+        [--sessions 100] [--urls 1000] [--many-apps] [--json out.json]
+
+Scenarios, all through one nginx on 127.0.0.1 (see README.md): (a) static file, no auth;
+(b) the same file behind ssomw with the decision cache; (c) the same without the cache;
+(d) a 40-line HMAC-cookie app behind the same auth_request setup; (c') = (c) with 50 apps ×
+20 rules. Then the logout bound: how long a revoked session still gets 200 while (b) runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.bench.bench_stack import APPS, SNIPPETS, BenchStack, cookie_header  # noqa: E402
+from tests.bench.diagnose import describe, summarize  # noqa: E402
+from tests.bench.stagger import staggered  # noqa: E402
+from tests.bench.wrkrun import (  # noqa: E402
+    BROWSER_HEADERS,
+    WRK,
+    Result,
+    finish_wrk,
+    run_wrk,
+    start_wrk,
+    stop_wrk,
+    write_mix,
+)
+
+CPU_COLUMNS = ("nginx", "gateway", "baseline", "wrk", "sirq", "other")
+TARGETS = "b >= 0.5 x a, added p99 <= 1 ms, c >= 0.8 x d, logout bound <= 1 s"
+WORDS = ("alpha", "billing", "reports", "team", "design", "infra", "roadmap", "release",
+         "budget", "onboarding", "security", "metrics", "support", "search", "archive")
+
+
+def make_urls(count: int, seed: int = 11) -> list[tuple[int, str]]:
+    """``count`` distinct, plain paths, alternating between the apps (none under /public/)."""
+    rng = random.Random(seed)
+    shapes = ("/docs/{w}/{v}-{i}.html", "/projects/{n}/issues/{i}?tab=activity",
+              "/wiki/{W}_{V}_{i}", "/search?q={w}+{v}&page={i}", "/users/{i}/profile",
+              "/{w}/dashboard/{i}", "/api-docs/{v}/{i}.html?version=2")
+    urls = []
+    for i in range(count):
+        w, v = rng.choice(WORDS), rng.choice(WORDS)
+        path = rng.choice(shapes).format(w=w, v=v, W=w.title(), V=v.title(), i=i,
+                                         n=rng.randrange(1, 400))
+        urls.append((i % len(APPS), path))
+    return urls
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, stack: BenchStack, workdir: Path):
+        self.args = args
+        self.stack = stack
+        self.workdir = workdir
+        self.results: dict[str, Result] = {}
+        self.all_runs: dict[str, list[Result]] = {}
+
+    def measure(self, key: str, label: str, mix: Path) -> Result:
+        a = self.args
+        options = {"connections": a.connections, "threads": a.threads,
+                   "groups": self.stack.process_groups()}
+        run_wrk(f"{key} warm-up", mix, self.stack.port, duration=a.warmup, **options)
+        result = run_wrk(label, mix, self.stack.port, duration=a.duration, **options)
+        # With --rounds > 1, keep the run least disturbed by other processes on the machine.
+        runs = self.all_runs.setdefault(key, [])
+        runs.append(result)
+        self.results[key] = min(runs, key=lambda r: r.cpu.get("other", 0))
+        print(f"  ({key}) {label}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
+              f"p99 {result.p99_ms:.2f} ms, errors {result.errors}, cpu {result.cpu}",
+              flush=True)
+        return result
+
+    def check(self, kind: str, cookie: str, expect: int = 200) -> None:
+        """One request per app through nginx, before measuring: the scenario really works."""
+        for app in APPS:
+            status, body = get(self.stack.port, self.stack.host(app, kind), "/check", cookie)
+            if status != expect or (expect == 200 and b"Bench page" not in body):
+                raise RuntimeError(f"{kind} {app}: HTTP {status}, expected {expect}")
+
+
+def get(port: int, host: str, path: str, cookie: str,
+        conn: http.client.HTTPConnection | None = None) -> tuple[int, bytes]:
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={**BROWSER_HEADERS, "Host": host, "Cookie": cookie})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        if own:
+            conn.close()
+
+
+def logout_bound(bench: Bench, mix: Path, cookies: list[tuple[str, str]],
+                 config: str = "product") -> list[dict]:
+    """Revoke sessions (GET /sso/logout) while load (b) runs; time until nginx refuses them.
+
+    Each revoked session is polled every 10 ms on one URL beforehand, so its decision is in
+    nginx's cache when the logout happens; a random wait spreads logouts over the second.
+    """
+    stack, port, trials = bench.stack, bench.stack.port, []
+    load = start_wrk(mix, port, duration=3 * len(cookies) + 10,
+                     connections=bench.args.connections, threads=bench.args.threads)
+    try:
+        time.sleep(1.0)
+        for i, (user, cookie) in enumerate(cookies):
+            host = stack.host(APPS[i % len(APPS)])
+            poll = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            end = time.monotonic() + 0.4 + random.random()
+            while time.monotonic() < end:
+                status, _ = get(port, host, "/docs/logout-probe.html", cookie, poll)
+                if status != 200:
+                    raise RuntimeError(f"{user} refused before logout: HTTP {status}")
+                time.sleep(0.01)
+            started = time.monotonic()
+            status, _ = get(port, host, "/sso/logout", cookie)
+            logged_out = time.monotonic()
+            if status != 302:
+                raise RuntimeError(f"logout of {user}: HTTP {status}")
+            polls = 0
+            while True:
+                status, _ = get(port, host, "/docs/logout-probe.html", cookie, poll)
+                if status != 200 or time.monotonic() - logged_out > 5:
+                    break
+                polls += 1
+                time.sleep(0.01)
+            refused = time.monotonic()
+            poll.close()
+            trials.append({"user": user, "app": host, "config": config, "status_after": status,
+                           "seconds": round(refused - logged_out, 3),
+                           "seconds_from_request": round(refused - started, 3),
+                           "polls_still_200": polls})
+            print(f"  logout {user} on {host} ({config} nginx config): refused (HTTP {status}) "
+                  f"{refused - logged_out:.3f} s after the logout answered", flush=True)
+    finally:
+        stop_wrk(load)
+        finish_wrk(load, "logout load", timeout=30)
+    return trials
+
+
+def report(results: dict[str, Result], logout: list[dict], diag: dict[str, dict]) -> dict:
+    print(f"\n{'scenario':45}     req/s   p50 ms   p99 ms p99.9 ms  err  "
+          "cpu% nginx/gw/base/wrk/sirq/other")
+    for key, r in results.items():
+        cpu = "/".join(f"{r.cpu.get(k, 0):.0f}" for k in CPU_COLUMNS)
+        print(f"({key:2}) {r.name:40} {r.rps:9,.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} "
+              f"{r.p999_ms:8.2f} {r.errors:4}  {cpu}")
+    a, b, c, d = (results[k] for k in "abcd")
+    for r in results.values():
+        if abs(r.bytes_per_response - a.bytes_per_response) > 0.01 * a.bytes_per_response:
+            print(f"WARNING ({r.name}): {r.bytes_per_response:.0f} bytes per response instead "
+                  f"of {a.bytes_per_response:.0f}: not every answer was the 200 page")
+        if r.cpu.get("other", 0) > 5:
+            print(f"WARNING ({r.name}): {r.cpu['other']:.0f}% of the CPU went to other "
+                  "processes on the machine: the numbers are not clean")
+    ratios = {"b/a": b.rps / a.rps, "c/a": c.rps / a.rps, "c/d": c.rps / d.rps,
+              "added_p99_ms": b.p99_ms - a.p99_ms}
+    if "c'" in results:
+        ratios["c'/c"] = results["c'"].rps / c.rps
+    worst = max(t["seconds"] for t in logout)
+    checks = {"b/a >= 0.5": ratios["b/a"] >= 0.5,
+              "added p99 <= 1 ms": ratios["added_p99_ms"] <= 1,
+              "c/d >= 0.8": ratios["c/d"] >= 0.8, "logout bound <= 1 s": worst <= 1.0}
+    many = ratios.get("c'/c")
+    extra = f"   c'/c {many:.2f}" if many is not None else ""
+    print(f"\nratios: b/a {ratios['b/a']:.2f}   c/a {ratios['c/a']:.3f}   "
+          f"c/d {ratios['c/d']:.2f}   added p99 (b-a) {ratios['added_p99_ms']:.2f} ms{extra}")
+    print(f"logout bound: worst {worst:.3f} s over {len(logout)} revocations "
+          f"({', '.join(str(t['seconds']) for t in logout)})")
+    for key, summary in diag.items():
+        print(f"diagnosis of ({key}) from an nginx access log:\n{describe(summary)}")
+    print("targets: " + "; ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in checks.items()))
+    return {"results": {k: r.as_dict() for k, r in results.items()}, "ratios": ratios,
+            "logout": logout, "diagnosis": diag, "targets": checks}
+
+
+def run(args: argparse.Namespace, workdir: Path, cache_dir: Path) -> dict:
+    revocations = args.logout_trials * (2 if args.stagger else 1)
+    stack = BenchStack(workdir / "stack", users=args.sessions + revocations,
+                       cache_dir=cache_dir, backend=args.backend, workers=args.workers)
+    try:
+        started = time.monotonic()
+        stack.start()
+        print(f"stack up in {time.monotonic() - started:.1f} s (nginx port {stack.port})")
+        started = time.monotonic()
+        sessions = stack.sign_in_all(stack.user_names)
+        print(f"{len(sessions)} users signed in through the provider in "
+              f"{time.monotonic() - started:.1f} s", flush=True)
+        names = stack.user_names[:args.sessions]
+        cookie = stack.config()["session"]["name"]
+        real = [cookie_header(i, cookie, sessions[n]) for i, n in enumerate(names)]
+        hmac = [cookie_header(i, cookie, stack.baseline_cookie(n)) for i, n in enumerate(names)]
+        urls = make_urls(args.urls)
+        mixes = workdir / "mix"
+        static = write_mix(mixes / "a", real, [stack.host(a, "static") for a in APPS], urls)
+        ssomw = write_mix(mixes / "b", real, [stack.host(a) for a in APPS], urls)
+        base = write_mix(mixes / "d", hmac, [stack.host(a, "baseline") for a in APPS], urls)
+        app_b = write_mix(mixes / "b2", real, [stack.host(a) for a in APPS],
+                          [u for u in urls if APPS[u[0]] == "app-b"])
+        bench = Bench(args, stack, workdir)
+        bench.check("static", real[0])
+        bench.check("ssomw", real[0])
+        bench.check("ssomw", "ssomw_session=forged.value", expect=302)
+        for _ in range(args.rounds):
+            bench.measure("a", "static file, no auth", static)
+            bench.measure("b", "ssomw, decision cache on", ssomw)
+            bench.measure("b2", "as b, app-b URLs only (key: session+host)", app_b)
+        revoked = [(n, cookie_header(0, cookie, sessions[n]))
+                   for n in stack.user_names[args.sessions:]]
+        logout = logout_bound(bench, ssomw, revoked[:args.logout_trials])
+        diag = {}
+        variants = {"b": (ssomw, stack.nginx_conf), "b2": (app_b, stack.nginx_conf)}
+        if args.stagger:
+            def stagger_conf(cache: bool = True, diag_log: Path | None = None) -> str:
+                return staggered(stack.nginx_conf(cache, diag_log), SNIPPETS, cookie)
+
+            stack.nginx.reload(stagger_conf(cache=True))
+            for _ in range(args.rounds):
+                bench.measure("b2s", "as b2, experimental staggered refills", app_b)
+            logout += logout_bound(bench, ssomw, revoked[args.logout_trials:], "staggered")
+            variants["b2s"] = (app_b, stagger_conf)
+        if args.diagnose:
+            for key, (mix, conf) in variants.items():
+                log = cache_dir.parent / f"diag-{key}.log"
+                stack.nginx.reload(conf(cache=True, diag_log=log))
+                run_wrk(f"diagnosis {key}", mix, stack.port, duration=max(args.duration / 3, 3),
+                        connections=args.connections, threads=args.threads, groups={})
+                stack.nginx.reload(stack.nginx_conf(cache=True))  # old workers flush the log
+                diag[key] = summarize(log)
+        stack.nginx.reload(stack.nginx_conf(cache=False))
+        bench.check("ssomw", real[0])
+        bench.check("baseline", hmac[0])
+        bench.check("baseline", f"{cookie}=forged.value", expect=401)
+        for _ in range(args.rounds):
+            bench.measure("c", "ssomw, no decision cache", ssomw)
+            bench.measure("d", "HMAC baseline app, no cache", base)
+        if args.many_apps:
+            stack.set_many_apps(True)
+            bench.check("ssomw", real[0])
+            for _ in range(args.rounds):
+                bench.measure("c'", "ssomw, no cache, 50 apps x 20 rules", ssomw)
+        out = report(bench.results, logout, diag)
+        out["all_runs"] = {k: [r.as_dict() for r in v] for k, v in bench.all_runs.items()}
+        return out
+    finally:
+        stack.stop()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--duration", type=float, default=10, help="seconds measured per scenario")
+    p.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario")
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--sessions", type=int, default=100, help="signed-in users in the mix")
+    p.add_argument("--urls", type=int, default=1000, help="distinct URLs, split over 2 apps")
+    p.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: cores)")
+    p.add_argument("--backend", choices=("sqlite", "redis"), default="sqlite")
+    p.add_argument("--logout-trials", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=1,
+                   help="measure each scenario N times (interleaved) and keep, per scenario, "
+                        "the run least disturbed by other processes (for shared machines)")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="parent dir of nginx's decision cache (default /dev/shm: tmpfs)")
+    p.add_argument("--many-apps", action="store_true", help="also (c'): 50 apps x 20 rules")
+    p.add_argument("--stagger", action="store_true",
+                   help="also (b2s): b2 under an experimental nginx config with refills "
+                        "staggered over the second (see stagger.py), and its logout bound")
+    p.add_argument("--no-diagnose", dest="diagnose", action="store_false",
+                   help="skip the (b) run with an access log that explains cache refills")
+    p.add_argument("--json", type=Path, default=None, help="write all numbers here")
+    p.add_argument("--keep", action="store_true", help="keep the work dir (logs, configs)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not Path(WRK).exists():
+        print(f"wrk not found ({WRK}): apt-get install wrk", file=sys.stderr)
+        return 2
+    args.workers = args.workers or os.cpu_count() or 2
+    # SIGTERM behaves like Ctrl-C, so the finally blocks stop every process.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    workdir = Path(tempfile.mkdtemp(prefix="ssomw-bench-"))
+    shm = args.cache_dir or (Path("/dev/shm") if Path("/dev/shm").is_dir() else workdir)
+    shm_dir = Path(tempfile.mkdtemp(prefix="ssomw-bench-", dir=shm))
+    cache_dir = shm_dir / "cache"
+    try:
+        out = run(args, workdir, cache_dir)
+        out["command"] = " ".join(sys.argv)
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=2))
+        return 0 if all(out["targets"].values()) else 1
+    except KeyboardInterrupt:
+        print("interrupted: stopped every process", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(shm_dir, ignore_errors=True)
+        if args.keep:
+            print(f"work dir kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
