@@ -210,7 +210,10 @@ def groups() -> dict[str, Any]:
 
 def directory() -> dict[str, Any]:
     ldap = obj({
-        "url": {"type": "string", "pattern": r"^ldaps?://"},
+        "url": {"oneOf": [{"type": "string", "pattern": r"^ldaps?://"},
+                          {"type": "array", "minItems": 1,
+                           "items": {"type": "string", "pattern": r"^ldaps?://"}}],
+                "description": "one URL or a list tried in order"},
         "start_tls": {"type": "boolean", "default": False},
         "ca_file": {"type": "string"},
         "bind_dn": {"type": "string"},
