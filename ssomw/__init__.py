@@ -23,7 +23,7 @@ FLOW_LIFETIME = 600
 
 def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
     """The Flask app for the gateway's own pages, mounted under ``server.path_prefix``."""
-    from .views import channels, health, login, logout, pages
+    from .views import channels, emergency, health, login, logout, pages
     from .views.pages import error_page
 
     runtime = runtime or Runtime.build(config)
@@ -45,6 +45,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
     app.session_interface = StoreSessionInterface(app, runtime.store, FLOW_LIFETIME)
     for blueprint in (login.bp, logout.bp, channels.bp, health.bp, pages.bp):
         app.register_blueprint(blueprint, url_prefix=config.prefix)
+    emergency.register(app, config["emergency"])
 
     @app.errorhandler(StoreUnavailable)
     def store_down(exc: StoreUnavailable) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -37,8 +38,12 @@ def check(config_file: str | None) -> None:
     from .registration import registration
 
     path = config_path(config_file)
+    from .config.validate import config_warnings
+
     config = load_or_exit(config_file)
     click.echo(f"{path}: OK")
+    for warning in config_warnings(config.data):
+        click.echo(f"warning: {warning}", err=True)
     for provider_id, entry in registration(config).items():
         click.echo(f"\nRegister at provider {provider_id!r} (client {entry.pop('client_id')}):")
         for key, value in entry.items():
@@ -80,6 +85,20 @@ def nginx(config_file: str | None, app_ids: tuple[str, ...], listen: str, gatewa
                            app_ids=app_ids or None), nl=False)
 
 
+@main.command("hash-password")
+def hash_password() -> None:
+    """Read a password (twice on a terminal) and print its argon2 hash for emergency.local_users."""
+    from argon2 import PasswordHasher
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 12:
+        raise click.UsageError("use at least 12 characters for an emergency password")
+    click.echo(PasswordHasher().hash(password))
+
+
 @main.command()
 @click.option("--port", type=int, default=8080, show_default=True, help="nginx port")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None)
@@ -91,10 +110,10 @@ def demo(port: int, workdir: Path | None) -> None:
 
 
 def register_subcommands() -> None:
-    from .cli_users import groups, sessions
+    from .cli_users import emergency, groups, sessions
     from .directory.cli import ldap
 
-    for command in (sessions, groups, ldap):
+    for command in (sessions, groups, ldap, emergency):
         main.add_command(command)
 
 

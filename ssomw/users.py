@@ -125,6 +125,14 @@ class Identities:
             self._update_sessions(user.username, sorted(after), updated.ldap_profile)
         return len(after - before), len(before - after)
 
+    def for_emergency(self, username: str, ldap_groups: list[str] | None) -> list[str]:
+        """Groups for an emergency login: the same pipeline, the provider's part as last known
+        (the provider may be down); nothing is saved."""
+        record = load_user(self.store, username)
+        updated = self._resolve(username, record, record.idp_groups if record else None,
+                                ldap_groups, record.ldap_profile if record else {}, save=False)
+        return names(updated.grants)
+
     def _resolve(self, username: str, record: UserRecord | None, idp_groups: list[str] | None,
                  ldap_groups: list[str] | None, ldap_profile: dict[str, Any],
                  save: bool = True) -> UserRecord:

@@ -98,6 +98,7 @@ def headers() -> dict[str, Any]:
         "name": "X-Auth-Request-Name",
         "groups": "X-Auth-Request-Groups",
         "provider": "X-Auth-Request-Provider",
+        "auth_method": "X-Auth-Request-Auth-Method",
     }
     return obj({key: {**HEADER_NAME, "default": value} for key, value in names.items()})
 
@@ -178,6 +179,9 @@ def app() -> dict[str, Any]:
         "allowed_groups": {**STRINGS, "default": []},
         "denied_action": {"enum": ["forbidden", "passthrough"], "default": "forbidden"},
         "rules": {"type": "array", "items": rule(), "default": []},
+        "local_login_paths": {**STRINGS, "default": [],
+                              "description": "the app's own login page(s), hidden while SSO "
+                              "is enforced; reachable after an emergency login"},
         "auth_params": {**AUTH_PARAMS, "description": "override the provider's auth_params "
                         "for sign-ins to this app"},
         "upstream": {**URL, "description": "where nginx sends the app's traffic "
@@ -250,6 +254,29 @@ def profile() -> dict[str, Any]:
             "additionalProperties": attribute}
 
 
+def emergency() -> dict[str, Any]:
+    return obj({
+        "enabled": {"type": "boolean", "default": False},
+        "path": {"type": "string", "pattern": r"^/[A-Za-z0-9._~/-]+$",
+                 "description": "under server.path_prefix; choose it hard to guess"},
+        "allowed_groups": {**STRINGS, "default": []},
+        "credentials": {"enum": ["ldap", "local"], "default": "ldap"},
+        "local_users": {"type": "array", "default": [], "items": obj({
+            "username": {"type": "string", "minLength": 1},
+            "hash": {"type": "string", "pattern": r"^\$argon2(id|i|d)\$"},
+        }, required=("username", "hash"))},
+        "max_lifetime": {**DURATION, "default": "1h"},
+        "min_response_time": {"type": "number", "minimum": 0, "maximum": 10, "default": 1.0},
+        "throttle": {**obj({
+            "max_failures": {"type": "integer", "minimum": 1, "default": 5},
+            "window": {**DURATION, "default": "15m"},
+            "lockout": {**DURATION, "default": "15m"},
+            "base_delay": {"type": "number", "minimum": 0, "default": 1},
+            "max_delay": {"type": "number", "minimum": 0, "default": 8},
+        }), "default": {}},
+    })
+
+
 def logging_() -> dict[str, Any]:
     return obj({
         "level": {"enum": ["debug", "info", "warning", "error"], "default": "info"},
@@ -270,7 +297,7 @@ def config_schema() -> dict[str, Any]:
         "groups": {**groups(), "default": {}},
         "directory": {**directory(), "default": {}},
         "profile": profile(),
-        "emergency": later(),
+        "emergency": {**emergency(), "default": {}},
         "templates": {**TEMPLATES_SCHEMA, "default": {}},
         "admin": later(),
         "metrics": later(),

@@ -91,6 +91,10 @@ def normalise(data: dict[str, Any]) -> None:
     for section, key in (("session", "idle_timeout"), ("session", "max_lifetime"),
                          ("store", "outage_log_interval")):
         data[section][key] = to_seconds(data[section][key])
+    emergency = data["emergency"]
+    emergency["max_lifetime"] = to_seconds(emergency["max_lifetime"])
+    for key in ("window", "lockout"):
+        emergency["throttle"][key] = to_seconds(emergency["throttle"][key])
     if "ldap" in data["directory"]:
         ldap = data["directory"]["ldap"]
         ldap["sync_interval"] = to_seconds(ldap["sync_interval"])
@@ -135,6 +139,7 @@ def cross_checks(data: dict[str, Any]) -> list[ConfigError]:
             errors.append(ConfigError(f"providers[{i}].id_token_signed_response_alg",
                                       "HMAC algorithms need client_secret"))
     errors += profile_checks(data)
+    errors += emergency_checks(data)
     try:
         parse_networks(data["server"]["trusted_proxies"])
     except ValueError as exc:
@@ -168,6 +173,53 @@ def profile_checks(data: dict[str, Any]) -> list[ConfigError]:
             errors.append(ConfigError(path, f"header {header} is already used"))
         taken.add(header)
     return errors
+
+
+def emergency_checks(data: dict[str, Any]) -> list[ConfigError]:
+    section = data["emergency"]
+    if not section["enabled"]:
+        return []
+    errors = []
+    prefix = data["server"]["path_prefix"]
+    path = section.get("path")
+    if not path:
+        errors.append(ConfigError("emergency.path", "is required when enabled"))
+    elif not path.startswith(prefix + "/") or path.rstrip("/") in reserved_paths(prefix):
+        errors.append(ConfigError("emergency.path",
+                                  f"must be a path of its own under {prefix}/ (nginx sends "
+                                  f"only {prefix}/ to the gateway)"))
+    if not section["allowed_groups"]:
+        errors.append(ConfigError("emergency.allowed_groups",
+                                  "is required: the emergency login is for a few named groups"))
+    if section["credentials"] == "ldap" and "ldap" not in data["directory"]:
+        errors.append(ConfigError("emergency.credentials", "ldap needs directory.ldap"))
+    if section["credentials"] == "local" and not section["local_users"]:
+        errors.append(ConfigError("emergency.local_users", "is required for credentials: local"))
+    return errors
+
+
+def reserved_paths(prefix: str) -> set[str]:
+    return {f"{prefix}/{name}" for name in (
+        "auth", "login", "callback", "logout", "logged-out", "healthz", "readyz", "metrics",
+        "forbidden", "backchannel-logout", "frontchannel-logout", "static", "api")}
+
+
+def config_warnings(data: dict[str, Any]) -> list[str]:
+    """Not errors, but worth an operator's attention (printed by ``ssomw check``)."""
+    warnings = []
+    section = data["emergency"]
+    if section["enabled"] and section.get("path"):
+        last = section["path"].rstrip("/").rsplit("/", 1)[-1]
+        if len(last) < 16 or last.lower() in GUESSABLE:
+            warnings.append(f"emergency.path: {section['path']!r} is easy to guess; use a long "
+                            "random segment (e.g. openssl rand -hex 12)")
+    if not data["session"]["secure"]:
+        warnings.append("session.secure: false sends the session cookie over plain http")
+    return warnings
+
+
+GUESSABLE = frozenset({"emergency", "backdoor", "admin", "login", "break-glass", "breakglass",
+                       "rescue", "sos", "local", "bypass"})
 
 
 def duplicates(section: str, ids: list[str]) -> list[ConfigError]:

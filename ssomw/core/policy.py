@@ -42,6 +42,9 @@ from ssomw.core.request_kind import normalise_path, path_forms, plain_path
 
 Outcome = Literal["allow", "bypass", "login", "forbidden", "passthrough"]
 CacheScope = Literal["app", "url", "none"]
+# Sessions from the emergency login: the break-glass way in when providers fail, valid for
+# every app whatever its ``providers`` (groups and rules still apply).
+EMERGENCY_PROVIDER = "emergency"
 POLICIES = ("bypass", "authenticated", "deny")
 DENIED_ACTIONS = ("forbidden", "passthrough")
 # How strict an outcome is, to pick between readings of an ambiguous path.
@@ -273,7 +276,8 @@ class _Outcomes:
             return self.fixed
         if identity is None:
             return self.login
-        if self.providers is not None and identity.provider not in self.providers:
+        if (self.providers is not None and identity.provider not in self.providers
+                and identity.provider != EMERGENCY_PROVIDER):
             return self.wrong_provider
         if self.rule_groups and self.rule_groups.isdisjoint(identity.groups):
             return self.rule_denied
@@ -365,8 +369,8 @@ def _build_app(i: int, raw: object, errors: Errors) -> App | None:
         return None
     if any(rule.networks for rule in rules):
         scope: CacheScope = "none"
-    elif any(rule.paths or rule.methods is not None for rule in rules):
-        scope = "url"
+    elif login_paths or any(rule.paths or rule.methods is not None for rule in rules):
+        scope = "url"  # local login pages are decided per path too
     else:
         scope = "app"
     return App(

@@ -68,6 +68,7 @@ def start_login(provider: Provider, redirect_uri: str,
     """The URL to send the browser to; raises SignInError when the provider is unreachable."""
     try:
         endpoint = provider.endpoint("authorization_endpoint")
+        provider.ensure_reachable()
     except ProviderUnavailable as exc:
         raise SignInError("PROVIDER_UNAVAILABLE", str(exc)) from exc
     state = secrets.token_urlsafe(32)

@@ -19,6 +19,7 @@ from .jwks import JwksCache
 from .tokens import TokenPolicy
 
 METADATA_TTL = 3600.0
+PROBE_TTL = 1.0
 ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
               "EdDSA")
 EXPLICIT_ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint",
@@ -57,6 +58,7 @@ class Provider:
         self._metadata: dict[str, Any] | None = None
         self._fetched_at = 0.0
         self._jwks: JwksCache | None = None
+        self._probed_ok = float("-inf")
 
     @property
     def display_name(self) -> str:
@@ -93,6 +95,25 @@ class Provider:
         if missing:
             raise ProviderUnavailable(f"discovery lacks {', '.join(missing)}")
         return {**document, **explicit}
+
+    def ensure_reachable(self) -> None:
+        """Before sending a browser to the provider: is it answering right now?
+
+        Cached metadata would otherwise send users to a dead provider and a browser error
+        page; a probe (its keys document, short timeout, success remembered for
+        ``PROBE_TTL`` seconds) lets the gateway show its own PROVIDER_UNAVAILABLE page instead.
+        """
+        now = self.clock()
+        if now - self._probed_ok < PROBE_TTL:
+            return
+        uri = self.endpoint("jwks_uri")
+        try:
+            response = self.http.get(uri, timeout=min(2.0, self.timeout))
+        except requests.RequestException as exc:
+            raise ProviderUnavailable(f"{uri}: {type(exc).__name__}") from exc
+        if response.status_code >= 500:
+            raise ProviderUnavailable(f"{uri} answered {response.status_code}")
+        self._probed_ok = now
 
     def endpoint(self, name: str) -> str | None:
         value = self.metadata().get(name)

@@ -43,6 +43,11 @@ def read_cookie(header: str, name: str) -> str | None:
     return None
 
 
+def is_local_login(paths: tuple[str, ...], path: str) -> bool:
+    """``/login.jsp`` hides ``/login.jsp`` and anything below ``/login.jsp/``."""
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in paths)
+
+
 def identity_of(record: SessionRecord) -> Identity:
     return Identity(user=record.user, provider=record.provider,
                     groups=frozenset(record.data.get("groups", ())))
@@ -59,6 +64,7 @@ def attributes_of(record: SessionRecord) -> dict[str, Any]:
         "name": data.get("name"),
         "groups": sorted(data.get("groups", ())),
         "provider": record.provider,
+        "auth_method": data.get("auth_method"),
     }
 
 
@@ -95,6 +101,8 @@ class AuthEndpoint:
             return "403 Forbidden", [NO_STORE]
         client_ip = environ.get("REMOTE_ADDR", "")  # TrustedProxies already resolved it
         path = parts.path or "/"
+        if app.sso and app.local_login_paths and is_local_login(app.local_login_paths, path):
+            return self.local_login(app, environ, parts)
         decision = policy.decide(app, method, path, client_ip, None)
         record = None
         if decision.outcome == "login":
@@ -132,11 +140,33 @@ class AuthEndpoint:
                 # carries the address.
                 answer.append(("X-Accel-Expires", f"@{int(self.clock())}"))
             return "200 OK", [*answer, NO_STORE]
+        return self.login_required(environ, original)
+
+    def local_login(self, app: Any, environ: dict[str, Any], parts: Any
+                    ) -> tuple[str, list[tuple[str, str]]]:
+        """The app's own login page is hidden while SSO is enforced: only a session made by
+        the emergency login may reach it; everyone else is sent to SSO sign-in for the app's
+        start page (not back to the hidden page, which would loop)."""
+        try:
+            record = self.runtime.sessions.load(
+                read_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name))
+        except StoreUnavailable as exc:
+            self.runtime.outage.failed("auth", exc)
+            return "503 Service Unavailable", [NO_STORE]
+        if record is not None and record.data.get("auth_method") == "emergency":
+            headers, _ = identity_headers(self.header_names, attributes_of(record))
+            return "200 OK", [*((n, to_wsgi(v)) for n, v in headers), NO_STORE]
+        port = f":{parts.port}" if parts.port else ""
+        start = f"{parts.scheme}://{parts.hostname}{port}{app.path_prefix}"
+        return self.login_required(environ, start)
+
+    def login_required(self, environ: dict[str, Any], target: str
+                       ) -> tuple[str, list[tuple[str, str]]]:
         headers = [NO_STORE]
         if is_navigation(environ.get("HTTP_X_ORIGINAL_METHOD", "GET"),
                          environ.get("HTTP_ACCEPT"), environ.get("HTTP_X_REQUESTED_WITH"),
                          environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_SEC_FETCH_DEST")):
-            headers.append(("Location", self.login_url(original)))
+            headers.append(("Location", self.login_url(target)))
         return "401 Unauthorized", headers
 
     def login_url(self, original: str) -> str:

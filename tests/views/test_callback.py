@@ -226,3 +226,9 @@ def test_logout_redirect_option_replaces_the_logout_page(tmp_path: Path, idp: Fa
     response = client.get("/sso/logged-out", base_url="http://app.example.com")
     assert response.status_code == 302
     assert response.headers["Location"] == "https://app.example.com/goodbye"
+
+
+def test_disabled_emergency_path_is_a_plain_404(gateway):
+    client, _ = gateway
+    response = client.get("/sso/break-glass-7f3a91c2e8d4b6a0", base_url="http://app.example.com")
+    assert response.status_code == 404
