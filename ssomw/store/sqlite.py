@@ -169,9 +169,16 @@ class SqliteStore(Store):
         return conn
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        # Only the first opener switches modes and creates tables: both need locks that, taken
+        # by many connections at once (gunicorn workers starting together), can fail with
+        # SQLITE_BUSY before the busy timeout applies.
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode.lower() != "wal":
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise sqlite3.OperationalError(f"cannot switch {self.path} to WAL (got {mode})")
+        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
         script = f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
         try:
             conn.executescript(script)

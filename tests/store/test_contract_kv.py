@@ -17,16 +17,22 @@ def race(stores: list[Store], action: Callable[[Store], Any]) -> list[Any]:
     """Run ``action`` once per store, all threads released at the same moment."""
     barrier = threading.Barrier(len(stores))
     results: list[Any] = [None] * len(stores)
+    errors: list[BaseException] = []
 
     def run(i: int) -> None:
         barrier.wait()
-        results[i] = action(stores[i])
+        try:
+            results[i] = action(stores[i])
+        except BaseException as exc:  # a thread's exception must fail the test, not vanish
+            errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(stores))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    if errors:
+        raise errors[0]
     return results
 
 
