@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from .runtime import Runtime
 from .store.base import StoreUnavailable
@@ -54,8 +55,10 @@ def sync_round(runtime: Runtime) -> None:
 
 
 class Housekeeper:
-    def __init__(self, runtime: Runtime, interval: float = PURGE_INTERVAL):
-        self.runtime = runtime
+    """``current`` returns the runtime in force (it changes when a new configuration loads)."""
+
+    def __init__(self, current: Callable[[], Runtime], interval: float = PURGE_INTERVAL):
+        self.current = current
         self.interval = interval
         self._pid: int | None = None
         self._lock = threading.Lock()
@@ -71,15 +74,15 @@ class Housekeeper:
             threading.Thread(target=self._run, name="ssomw-housekeeping", daemon=True).start()
 
     def _run(self) -> None:
-        ldap = self.runtime.config["directory"].get("ldap")
-        sync_every = ldap["sync_interval"] if ldap else None
-        next_sync = time.monotonic() + (sync_every or 0)
+        next_sync = time.monotonic()
         while True:
             time.sleep(self.interval)
             try:
-                purge_round(self.runtime)
-                if sync_every and time.monotonic() >= next_sync:
-                    next_sync = time.monotonic() + sync_every
-                    sync_round(self.runtime)
+                runtime = self.current()
+                purge_round(runtime)
+                ldap = runtime.config["directory"].get("ldap")
+                if ldap and time.monotonic() >= next_sync + ldap["sync_interval"]:
+                    next_sync = time.monotonic()
+                    sync_round(runtime)
             except Exception:  # never let upkeep kill the thread
                 log.exception("housekeeping round failed")

@@ -2,47 +2,174 @@
 
 The stack, outermost first::
 
-    RequestId → TrustedProxies → dispatch: {prefix}/auth → AuthEndpoint (plain WSGI, hot path)
-                                           everything else → SecurityHeaders → Flask app
+    RequestId → Gateway → TrustedProxies → {prefix}/auth → AuthEndpoint (plain WSGI, hot path)
+                                           anything else → SecurityHeaders → Flask app
+
+Everything built from a configuration (runtime, Flask app, auth endpoint, proxy trust) is one
+immutable :class:`Stack`. The Gateway swaps in a new Stack when a new configuration version
+becomes active (or the file changes, with ``config_source: file``): in-flight requests finish
+on the old one, and a version that fails to load here is logged and never used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import create_app as create_flask_app
-from .config import Config, config_path, load_config
+from .config import Config, ConfigInvalid, config_path, load_config
+from .config.versions import ConfigVersions
 from .housekeeping import Housekeeper
 from .logs import configure_logging
 from .middleware.proxy import TrustedProxies
 from .middleware.request_id import RequestId
 from .middleware.security_headers import SecurityHeaders
 from .runtime import Runtime
+from .store import open_store
+from .store.base import Store, StoreUnavailable
 from .views.auth import AuthEndpoint
+
+log = logging.getLogger("ssomw.config")
+WATCH_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class Stack:
+    runtime: Runtime
+    app: Callable[..., Iterable[bytes]]
+    version: int | None
+
+
+def build_stack_for(config: Config, runtime: Runtime | None = None,
+                    version: int | None = None) -> Stack:
+    runtime = runtime or Runtime.build(config)
+    flask = create_flask_app(config, runtime)
+    auth_path = f"{config.prefix}/auth"
+    auth = AuthEndpoint(runtime)
+    pages = SecurityHeaders(flask.wsgi_app)
+
+    def dispatch(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == auth_path:
+            return auth(environ, start_response)
+        return pages(environ, start_response)
+
+    return Stack(runtime, TrustedProxies(dispatch, runtime.trusted_proxies), version)
 
 
 class Gateway:
-    """Routes the auth subrequest around Flask; everything else goes to the Flask app."""
+    """Serves the current Stack and keeps it current."""
 
     def __init__(self, config: Config, runtime: Runtime | None = None):
-        self.runtime = runtime or Runtime.build(config)
-        self.flask = create_flask_app(config, self.runtime)
-        self.auth_path = f"{config.prefix}/auth"
-        self.auth = AuthEndpoint(self.runtime)
-        self.pages = SecurityHeaders(self.flask.wsgi_app)
-        self.housekeeper = Housekeeper(self.runtime)
+        self.store: Store = runtime.store if runtime else open_store(config["store"])
+        self.file_config = config
+        self.versions = ConfigVersions(self.store,
+                                       base_dir=config.source.parent if config.source else None)
+        self.stack = self.initial_stack(config, runtime)
+        self.housekeeper = Housekeeper(lambda: self.stack.runtime)
+        self._watching: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.stack.runtime
+
+    @property
+    def from_store(self) -> bool:
+        return self.file_config["admin"]["config_source"] == "store"
+
+    def initial_stack(self, config: Config, runtime: Runtime | None) -> Stack:
+        if not self.from_store or config.raw is None:
+            return build_stack_for(config, runtime or Runtime.build(config, self.store))
+        try:
+            self.versions.seed(config.raw)
+            active = self.versions.active()
+        except StoreUnavailable:
+            log.error("store unavailable at start: serving the file's configuration")
+            active = None
+        if active is not None and active.data != config.raw:
+            try:
+                stored = self.versions.validate(active.data)
+                return build_stack_for(stored, Runtime.build(stored, self.store), active.number)
+            except ConfigInvalid as exc:
+                log.error("configuration version %d does not load here (%s); serving the "
+                          "file's configuration", active.number, exc)
+        return build_stack_for(config, runtime or Runtime.build(config, self.store),
+                               active.number if active else None)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         self.housekeeper.ensure_started()
-        if environ.get("PATH_INFO") == self.auth_path:
-            return self.auth(environ, start_response)
-        return self.pages(environ, start_response)
+        self.ensure_watching()
+        return self.stack.app(environ, start_response)
+
+    def ensure_watching(self) -> None:
+        import os
+
+        if self._watching == os.getpid():
+            return
+        with self._lock:
+            if self._watching != os.getpid():
+                self._watching = os.getpid()
+                threading.Thread(target=self._watch, name="ssomw-config-watch",
+                                 daemon=True).start()
+
+    def _watch(self) -> None:
+        source = self.file_config.source
+        mtime = source.stat().st_mtime if source and source.exists() else None
+        while True:
+            time.sleep(WATCH_INTERVAL)
+            try:
+                if self.from_store:
+                    self.reload_from_store()
+                elif source is not None:
+                    mtime = self.reload_from_file(source, mtime)
+            except Exception:  # never let the watcher die
+                log.exception("configuration reload failed")
+
+    def reload_from_store(self) -> None:
+        try:
+            number = self.versions.active_number()
+        except StoreUnavailable:
+            return
+        if number is None or number == self.stack.version:
+            return
+        version = self.versions.get(number)
+        if version is None:
+            return
+        try:
+            config = self.versions.validate(version.data)
+        except ConfigInvalid as exc:
+            log.error("configuration version %d does not load here: %s", number, exc)
+            self.stack = Stack(self.stack.runtime, self.stack.app, number)  # don't retry
+            return
+        self.swap(config, number)
+
+    def reload_from_file(self, source: Path, mtime: float | None) -> float | None:
+        current = source.stat().st_mtime if source.exists() else None
+        if current == mtime:
+            return mtime
+        try:
+            config = load_config(source)
+        except ConfigInvalid as exc:
+            log.error("%s changed but is invalid; keeping the running configuration: %s",
+                      source, exc)
+            return current
+        self.file_config = config
+        self.swap(config, None)
+        return current
+
+    def swap(self, config: Config, number: int | None) -> None:
+        self.stack = build_stack_for(config, Runtime.build(config, self.store), number)
+        log.warning("configuration %s is now active",
+                    f"version {number}" if number else "from the file")
 
 
 def build_stack(config: Config, runtime: Runtime | None = None) -> Any:
-    gateway = Gateway(config, runtime)
-    return RequestId(TrustedProxies(gateway, gateway.runtime.trusted_proxies))
+    return RequestId(Gateway(config, runtime))
 
 
 def create_app(path: str | None = None) -> Any:

@@ -29,6 +29,7 @@ class Config:
 
     data: dict[str, Any]
     source: Path | None = None
+    raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     policy: Policy = field(init=False, repr=False, compare=False)
     routing: Routing = field(init=False, repr=False, compare=False)
 
@@ -74,7 +75,7 @@ def build(raw: Any, source: Path | None, env: Mapping[str, str] | None) -> Confi
     store = data["store"]
     if store["backend"] == "sqlite" and base_dir and not Path(store["path"]).is_absolute():
         store["path"] = str(base_dir / store["path"])
-    return Config(data, source)
+    return Config(data, source, raw if isinstance(raw, dict) else None)
 
 
 def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Config:

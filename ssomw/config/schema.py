@@ -31,6 +31,9 @@ RESERVED_AUTH_PARAMS = frozenset({
     "code_challenge", "code_challenge_method", "request", "request_uri",
 })
 
+ADMIN_SCOPES = ("config:read", "config:write", "config:secrets", "sessions:admin",
+                "directory:sync", "audit:read")
+
 # Keys whose values are secrets: redacted on export, never logged.
 SECRET_KEYS = frozenset({"client_secret", "secret_keys", "bind_password", "password", "hash"})
 
@@ -43,13 +46,6 @@ def obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str,
         "required": list(required),
         "additionalProperties": False,
     }
-
-
-def later() -> dict[str, Any]:
-    """A section reserved in the contract whose settings are not implemented yet."""
-    section = obj({})
-    section["description"] = "reserved; no settings are supported in this version"
-    return section
 
 
 def server() -> dict[str, Any]:
@@ -277,6 +273,26 @@ def emergency() -> dict[str, Any]:
     })
 
 
+def admin() -> dict[str, Any]:
+    return obj({
+        "tokens": {"type": "array", "default": [], "items": obj({
+            "name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,64}$"},
+            "hash": {"type": "string", "minLength": 20},
+            "scopes": {"type": "array", "minItems": 1, "uniqueItems": True,
+                       "items": {"enum": list(ADMIN_SCOPES)}},
+        }, required=("name", "hash", "scopes"))},
+        "allow_from": {**STRINGS, "default": ["127.0.0.1/32", "::1/128"]},
+        "config_source": {"enum": ["store", "file"], "default": "store"},
+    })
+
+
+def metrics() -> dict[str, Any]:
+    return obj({
+        "enabled": {"type": "boolean", "default": True},
+        "allow_from": {**STRINGS, "default": ["127.0.0.1/32", "::1/128"]},
+    })
+
+
 def logging_() -> dict[str, Any]:
     return obj({
         "level": {"enum": ["debug", "info", "warning", "error"], "default": "info"},
@@ -299,8 +315,8 @@ def config_schema() -> dict[str, Any]:
         "profile": profile(),
         "emergency": {**emergency(), "default": {}},
         "templates": {**TEMPLATES_SCHEMA, "default": {}},
-        "admin": later(),
-        "metrics": later(),
+        "admin": {**admin(), "default": {}},
+        "metrics": {**metrics(), "default": {}},
         "logging": {**logging_(), "default": {}},
     }, required=("session", "providers", "apps"))
     root["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -140,10 +140,12 @@ def cross_checks(data: dict[str, Any]) -> list[ConfigError]:
                                       "HMAC algorithms need client_secret"))
     errors += profile_checks(data)
     errors += emergency_checks(data)
-    try:
-        parse_networks(data["server"]["trusted_proxies"])
-    except ValueError as exc:
-        errors.append(ConfigError("server.trusted_proxies", str(exc)))
+    for where in ("server.trusted_proxies", "admin.allow_from", "metrics.allow_from"):
+        section, key = where.split(".")
+        try:
+            parse_networks(data[section][key])
+        except ValueError as exc:
+            errors.append(ConfigError(where, str(exc)))
     try:
         Policy.build(data["apps"])
     except PolicyError as exc:

@@ -295,8 +295,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrk not found ({WRK}): apt-get install wrk", file=sys.stderr)
         return 2
     args.workers = args.workers or os.cpu_count() or 2
-    # SIGTERM behaves like Ctrl-C, so the finally blocks stop every process.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM behaves like Ctrl-C (also when started in the background, where SIGINT is
+    # inherited as ignored), so the finally blocks stop every process.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
     workdir = Path(tempfile.mkdtemp(prefix="ssomw-bench-"))
     shm = args.cache_dir or (Path("/dev/shm") if Path("/dev/shm").is_dir() else workdir)
     shm_dir = Path(tempfile.mkdtemp(prefix="ssomw-bench-", dir=shm))
