@@ -5,16 +5,27 @@ these functions print for the default settings (a test keeps them in sync); ``ss
 prints them for the actual settings (path prefix, header and cookie names) plus an http-level
 block and one ``server {}`` per group of app hosts.
 
-Decision cache: the internal auth location may cache the gateway's 200 answers, keyed by the
-session cookie, the host and (unless the app's rules cannot depend on the URL) the method and
-URI. The gateway marks each cacheable answer ``X-Accel-Expires: @<current second>``, so a
-cached answer is never served after the end of the second it was made in: a revoked session
-is refused by nginx within 1 s. Only "allow" answers carry that header, so 401/403 and
-anonymous answers are never cached.
+Decision cache: the internal auth location may cache the gateway's "allow" answers (only
+those carry ``X-Accel-Expires``; 401/403/anonymous answers are never cached), keyed by
+
+* the session cookie and the host — one user's decision never serves another;
+* the *scope*: empty for apps whose rules ignore the path, else the method and URI — but only
+  for URIs one of the app's path rules can match (a per-app ``map $uri``); every other URI
+  gets the same decision by construction. Raw URIs that nginx and a servlet container may read
+  differently (``;``, ``%``, ``//``, ``/.``) always key by URI. Rules whose regexes use syntax
+  beyond the subset PCRE and Python agree on key every URI;
+* a per-session time *bucket*: each session gets a phase (a tenth of a second, from the last
+  digit of its cookie) and its bucket changes once a second at that phase. An entry can only be
+  found until its bucket ends, less than 1 s after it was made — so a revoked session is refused
+  by nginx within 1 s — while the refills of different sessions spread over the second instead
+  of all arriving at each second boundary. (nginx's cache time has whole-second resolution, so
+  expiry times alone could not spread them.) The gateway, told so by the
+  ``X-Ssomw-Cache-Bucket`` request header, lets an entry live to the end of the next second.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -71,9 +82,10 @@ location = /_ssomw/auth {{
     proxy_set_header X-Original-Method $request_method;
     proxy_set_header X-Forwarded-For $remote_addr;
     proxy_set_header X-Request-Id $request_id;
+    proxy_set_header X-Ssomw-Cache-Bucket 1;
 
     proxy_cache ssomw_auth;
-    proxy_cache_key "$cookie_{cookie}|$host|$ssomw_cache_scope";
+    proxy_cache_key "$cookie_{cookie}|$host|$ssomw_cache_scope|$ssomw_bucket";
     proxy_cache_methods GET HEAD;
     proxy_ignore_headers Cache-Control Expires Set-Cookie Vary;
     proxy_cache_lock off;
@@ -153,20 +165,74 @@ PASS_HEADERS = """\
 """
 
 
-def http_block(gateway: str | Sequence[str], cache_path: str, cache: bool = True) -> str:
-    """Http context: where the gateway instance(s) listen and the decision cache zone."""
+def http_block(config: Config, gateway: str | Sequence[str], cache_path: str,
+               cache: bool = True) -> str:
+    """Http context: the gateway instance(s), the decision cache zone and its key maps."""
     servers = "".join(f"    server {g};\n" for g in ([gateway] if isinstance(gateway, str)
                                                        else gateway))
     return f"""\
 upstream ssomw {{
 {servers}    keepalive 32;
 }}
+# Keep the cache on tmpfs (e.g. /dev/shm/ssomw or a tmpfs /var/cache/nginx): a disk-backed
+# cache of many small entries is I/O-bound.
 proxy_cache_path {cache_path} levels=1:2 keys_zone=ssomw_auth:10m max_size=64m inactive=10s
                  use_temp_path=off;
 map $host $ssomw_nocache {{
     default "{0 if cache else 1}";
 }}
-"""
+{bucket_maps(config["session"]["name"])}{scope_maps(config)}"""
+
+
+def bucket_maps(cookie: str) -> str:
+    """``$ssomw_bucket``: the last digit of the session's current second-long bucket.
+
+    nginx has no arithmetic, so the phase (last digit of the cookie), the last digit of the
+    current second and its tenth are combined through one exact-match map: the bucket is the
+    second's digit before the phase and the next digit from the phase on.
+    """
+    entries = "".join(f'    "{p}{d}{t}" {d if t < p else (d + 1) % 10};\n'
+                      for p in range(10) for d in range(10) for t in range(10))
+    return (f'map $cookie_{cookie} $ssomw_phase {{\n    "~(\\d)[^\\d]*$" $1;\n'
+            f"    default 0;\n}}\n"
+            'map $msec $ssomw_second_tenth {\n    "~(\\d)\\.(\\d)" "$1$2";\n}\n'
+            'map "$ssomw_phase$ssomw_second_tenth" $ssomw_bucket {\n    default x;\n'
+            f"{entries}}}\n")
+
+
+# Regex syntax PCRE (nginx) and Python's re read identically; anything else keys every URI.
+PORTABLE_REGEX = re.compile(r"^(?:[A-Za-z0-9/_.^$*+?|()\[\]-]|\\[./dws-])*$")
+ODD_URI = '"~[;%]|//|/\\."'
+
+
+def scope_maps(config: Config) -> str:
+    """Per app with path rules: ``$ssomw_scope_<app>`` = the method and URI for URIs a path
+    rule can match (or odd raw URIs), else the app-wide scope."""
+    out = []
+    for app in config.policy.apps:
+        plan = scope_plan(app)
+        if plan is None:
+            continue
+        name = variable(app.id)
+        base = '"$request_method"' if any(r.methods is not None for r in app.rules) else '""'
+        patterns = "".join(f'    "~{p}" "$request_method $request_uri";\n' for p in plan)
+        out.append(f"map $uri $ssomw_scope_{name}_uri {{\n    default {base};\n{patterns}}}\n"
+                   f"map $request_uri $ssomw_scope_{name} {{\n"
+                   f'    default $ssomw_scope_{name}_uri;\n'
+                   f'    {ODD_URI} "$request_method $request_uri";\n}}\n')
+    return "".join(out)
+
+
+def scope_plan(app: Any) -> list[str] | None:
+    """The path regexes that need the URI in the cache key, or None when the app either needs
+    no URI at all (app scope) or must key every URI (non-portable regexes, local login pages:
+    the snippet's default)."""
+    if app.cache_scope != "url" or app.local_login_paths:
+        return None
+    patterns = [p.pattern for rule in app.rules for p in rule.paths]
+    if not all(PORTABLE_REGEX.match(p) and '"' not in p for p in patterns):
+        return None
+    return patterns
 
 
 def nginx_host(pattern: str) -> str:
@@ -189,7 +255,12 @@ def server_blocks(config: Config, listen: str, snippet_dir: str | None,
         for app_config, app in apps:
             protect = (f"        include {snippet_dir}/ssomw-protect.conf;" if snippet_dir
                        else indent(protect_snippet(config), 8))
-            scope = '        set $ssomw_cache_scope "";\n' if app.cache_scope == "app" else ""
+            if app.cache_scope == "app":
+                scope = '        set $ssomw_cache_scope "";\n'
+            elif scope_plan(app) is not None:
+                scope = f"        set $ssomw_cache_scope $ssomw_scope_{variable(app.id)};\n"
+            else:
+                scope = ""
             upstream = app_config.get("upstream")
             body = (f"        proxy_pass {upstream};\n" if upstream else
                     "        proxy_pass http://127.0.0.1:8080;  # set apps[].upstream\n")
@@ -216,5 +287,5 @@ def indent(text: str, spaces: int) -> str:
 def full_config(config: Config, *, gateway: str | Sequence[str], listen: str, cache_path: str,
                 snippet_dir: str | None, cache: bool = True,
                 app_ids: Iterable[str] | None = None) -> str:
-    return (GENERATED + http_block(gateway, cache_path, cache)
+    return (GENERATED + http_block(config, gateway, cache_path, cache)
             + server_blocks(config, listen, snippet_dir, app_ids))

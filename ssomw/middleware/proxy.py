@@ -11,6 +11,7 @@ The original values are kept under ``environ["ssomw.proxy.orig"]``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,17 +22,24 @@ class TrustedProxies:
     def __init__(self, app: Any, trusted: tuple[Any, ...]):
         self.app = app
         self.trusted = trusted
+        # Pure functions of their inputs, called on every request with few distinct values
+        # (nginx is the peer; clients repeat): memoized per middleware, bounded.
+        self._trusted_peer = functools.lru_cache(maxsize=256)(self._is_trusted)
+        self._client = functools.lru_cache(maxsize=8192)(
+            lambda peer, forwarded: client_address(peer, forwarded, self.trusted))
+
+    def _is_trusted(self, peer: str) -> bool:
+        address = parse_address(peer)
+        return address is not None and in_networks(address, self.trusted)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         peer = environ.get("REMOTE_ADDR", "")
-        address = parse_address(peer)
-        if address is not None and self.trusted and in_networks(address, self.trusted):
+        if self.trusted and self._trusted_peer(peer):
             environ["ssomw.proxy.orig"] = {
                 "REMOTE_ADDR": peer, "wsgi.url_scheme": environ.get("wsgi.url_scheme"),
                 "HTTP_HOST": environ.get("HTTP_HOST"),
             }
-            environ["REMOTE_ADDR"] = client_address(
-                peer, environ.get("HTTP_X_FORWARDED_FOR"), self.trusted)
+            environ["REMOTE_ADDR"] = self._client(peer, environ.get("HTTP_X_FORWARDED_FOR"))
             proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
             if proto in ("http", "https"):
                 environ["wsgi.url_scheme"] = proto

@@ -6,6 +6,7 @@ signs and every key verifies, so keys can be rotated without signing anyone out.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 
@@ -23,11 +24,14 @@ class CookieCodec:
             list(reversed(secret_keys)), salt=salt, key_derivation="hmac",
             digest_method=hashlib.sha256,
         )
+        # Verifying a signature is a pure function of the cookie, and the auth hot path sees
+        # the same few cookies over and over: remember recent answers (bounded).
+        self.loads = functools.lru_cache(maxsize=8192)(self._loads)  # type: ignore[method-assign]
 
     def dumps(self, session_id: str) -> str:
         return self._signer.sign(session_id.encode("ascii")).decode("ascii")
 
-    def loads(self, value: str | None) -> str | None:
+    def _loads(self, value: str | None) -> str | None:
         """The session id, or None for a missing, oversized, malformed or forged cookie."""
         if not value or len(value) > MAX_COOKIE_LENGTH:
             return None

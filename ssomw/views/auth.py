@@ -78,6 +78,7 @@ class AuthEndpoint:
                              **runtime.identities.profile_headers()}
         self.cookie_name = runtime.config["session"]["name"]
         self.refresh_tokens = runtime.config["session"]["refresh_tokens"]
+        self._rendered: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         status, headers = self.decide(environ)
@@ -128,19 +129,40 @@ class AuthEndpoint:
         if outcome == "forbidden":
             return "403 Forbidden", [NO_STORE]
         if outcome == "allow" and record is not None:
-            headers, dropped = identity_headers(self.header_names, attributes_of(record))
-            if dropped:
-                log.warning("dropped unsafe identity attributes %s for session of %r",
-                            ",".join(dropped), record.user)
-            answer = [(name, to_wsgi(value)) for name, value in headers]
+            answer = self.rendered_headers(record)
             if decision.cache_scope != "none":
-                # Lets an nginx decision cache keep this answer until the end of the current
-                # second at most, bounding a logged-out session's afterlife to under 1 s.
+                # Lets an nginx decision cache keep this answer for under 1 s (see
+                # nginxconf.py): to the end of this second, or — when nginx keys entries by a
+                # second-long bucket, which alone bounds their use — the end of the next.
                 # Scope "none" (rules on the client address) is never cached: no cache key
                 # carries the address.
-                answer.append(("X-Accel-Expires", f"@{int(self.clock())}"))
+                bucketed = bool(environ.get("HTTP_X_SSOMW_CACHE_BUCKET"))
+                answer.append(("X-Accel-Expires", f"@{int(self.clock()) + bucketed}"))
             return "200 OK", [*answer, NO_STORE]
         return self.login_required(environ, original)
+
+    def rendered_headers(self, record: SessionRecord) -> list[tuple[str, str]]:
+        """Identity headers for a session, WSGI-encoded; memoized by their input values,
+        since the same few sessions ask again and again (the cache is bounded)."""
+        attributes = attributes_of(record)
+        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in attributes.items()
+                    if v is not None)
+        try:
+            cached = self._rendered.get(key)
+        except TypeError:  # an unhashable attribute value (a dict): render without the memo
+            key, cached = None, None
+        if cached is not None:
+            return list(cached)
+        headers, dropped = identity_headers(self.header_names, attributes)
+        if dropped:
+            log.warning("dropped unsafe identity attributes %s for session of %r",
+                        ",".join(dropped), record.user)
+        rendered = tuple((name, to_wsgi(value)) for name, value in headers)
+        if key is not None:
+            if len(self._rendered) >= 8192:
+                self._rendered.clear()
+            self._rendered[key] = rendered
+        return list(rendered)
 
     def local_login(self, app: Any, environ: dict[str, Any], parts: Any
                     ) -> tuple[str, list[tuple[str, str]]]:
@@ -154,8 +176,7 @@ class AuthEndpoint:
             self.runtime.outage.failed("auth", exc)
             return "503 Service Unavailable", [NO_STORE]
         if record is not None and record.data.get("auth_method") == "emergency":
-            headers, _ = identity_headers(self.header_names, attributes_of(record))
-            return "200 OK", [*((n, to_wsgi(v)) for n, v in headers), NO_STORE]
+            return "200 OK", [*self.rendered_headers(record), NO_STORE]
         port = f":{parts.port}" if parts.port else ""
         start = f"{parts.scheme}://{parts.hostname}{port}{app.path_prefix}"
         return self.login_required(environ, start)

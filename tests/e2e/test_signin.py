@@ -155,3 +155,19 @@ def test_sign_in_never_returns_to_a_foreign_site(stack: Stack, http: requests.Se
     final = sign_in(http, response.headers["Location"], "alice", "test-password")
     assert urlsplit(final.url).hostname == stack.host("app-a")
     assert urlsplit(final.url).path == "/"
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param("/public/x", id="rule-path"),
+    pytest.param("/public/../public/y", id="dot-segments"),
+    pytest.param("/public/x;jsessionid=1", id="matrix-param"),
+    pytest.param("/public//x", id="double-slash"),
+])
+def test_decision_cache_never_crosses_a_path_rule(stack: Stack, path: str):
+    """A cached "allow" for one URL must not answer for a URL a rule treats differently."""
+    session = signed_in(stack)
+    for _ in range(3):  # warm the cache for the app-wide key
+        assert "x-auth-request-user" in lower_headers(session.get(stack.url("app-a", "/page")))
+    response = session.get(stack.url("app-a", path))
+    assert response.status_code == 200
+    assert "x-auth-request-user" not in lower_headers(response), "bypass must not see identity"
