@@ -110,10 +110,11 @@ def demo(port: int, workdir: Path | None) -> None:
 
 
 def register_subcommands() -> None:
+    from .cli_config import config, token
     from .cli_users import emergency, groups, sessions
     from .directory.cli import ldap
 
-    for command in (sessions, groups, ldap, emergency):
+    for command in (sessions, groups, ldap, emergency, config, token):
         main.add_command(command)
 
 

@@ -1,0 +1,151 @@
+"""HTTP plumbing for the admin API's routes: JSON answers and errors, the token check,
+bodies, query parameters and ``If-Match``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from ..config import ConfigError
+from ..store.base import StoreUnavailable
+from ..views.pages import runtime
+from . import bp
+from .auth import Request, authenticate
+from .service import AdminError, Change, ConfigService
+
+log = logging.getLogger("ssomw.admin")
+MAX_BODY = 1024 * 1024
+
+
+def answer(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    response = Response(json.dumps(body, default=str), status, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+@bp.errorhandler(AdminError)
+def admin_error(exc: AdminError) -> Response:
+    return answer(exc.body(), exc.status, exc.headers)
+
+
+@bp.errorhandler(StoreUnavailable)
+def store_down(exc: StoreUnavailable) -> Response:
+    runtime().outage.failed("admin", exc)
+    return answer({"error": "store_unavailable", "message": "the store is unreachable"}, 503)
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Response:
+    code = (exc.name or "error").lower().replace(" ", "_")
+    response = answer({"error": code, "message": exc.description or exc.name}, exc.code or 500)
+    if exc.code == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+@bp.errorhandler(Exception)
+def unexpected(exc: Exception) -> Response:
+    log.exception("admin API: unhandled error")
+    return answer({"error": "internal_error", "message": "unexpected error; see the log"}, 500)
+
+
+@bp.before_request
+def limits() -> None:
+    request.max_content_length = MAX_BODY  # whole configuration documents, not just forms
+
+
+def needs(scope: str, params: tuple[str, ...] = ()) -> Callable:
+    """Run the view only for a caller allowed ``scope`` (see :mod:`.auth` for the order).
+
+    Query parameters other than ``params`` are refused (400): a typo such as
+    ``?dryrun=true`` must not silently turn a dry run into a change.
+    """
+    def wrap(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            g.admin = authenticate(runtime(), Request(
+                address=request.remote_addr or "",
+                authorization=request.headers.get("Authorization"),
+                method=request.method, path=request.path), scope)
+            unknown = sorted(set(request.args) - set(params))
+            repeated = sorted(k for k in request.args if len(request.args.getlist(k)) > 1)
+            if unknown or repeated:
+                raise AdminError(400, "bad_request", "unknown or repeated query parameter(s): "
+                                 + ", ".join(unknown + repeated)[:200])
+            return view(*args, **kwargs)
+        return inner
+    return wrap
+
+
+def can(scope: str) -> bool:
+    return g.admin.has(scope)
+
+
+def author() -> str:
+    return f"token:{g.admin.name}"
+
+
+def service() -> ConfigService:
+    rt = runtime()
+    return ConfigService.for_config(rt.config, rt.store, via="api")
+
+
+def json_body(*types: str) -> Any:
+    mimetype = request.mimetype or ""
+    if types and mimetype not in types:
+        raise AdminError(415, "unsupported_media_type", f"send {' or '.join(types)}")
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise AdminError(400, "bad_request", "the body is not valid JSON") from exc
+
+
+def object_body(*types: str) -> dict[str, Any]:
+    """A JSON object body: checked before any precondition, as a malformed request is a
+    client error whatever version it names."""
+    body = json_body(*types)
+    if not isinstance(body, dict):
+        raise AdminError(422, "invalid_config", "the configuration is invalid; nothing was "
+                         "changed", [ConfigError("(top level)", "must be a JSON object")])
+    return body
+
+
+def flag(name: str) -> bool:
+    value = request.args.get(name, "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise AdminError(400, "bad_request", f"{name} must be true or false")
+    return value in ("true", "1")
+
+
+def expected_version(svc: ConfigService, required: bool) -> int | None:
+    """The version ``If-Match`` names when it is the active one; 428 / 412 otherwise."""
+    number, _ = svc.current()
+    if "If-Match" not in request.headers:
+        if required:
+            raise AdminError(428, "precondition_required", 'send If-Match: "<version>" from '
+                             "the ETag of GET /config")
+        return None
+    tags = request.if_match
+    if tags.star_tag:
+        return None
+    if number is not None and tags.contains(str(number)):
+        return number
+    raise svc.conflict(number)
+
+
+def etag(number: int | None) -> dict[str, str]:
+    return {"ETag": f'"{number}"'} if number is not None else {}
+
+
+def changed(change: Change, status: int = 200) -> Response:
+    headers = etag(change.version) if not change.dry_run else {}
+    return answer(change.body(show_secrets=can("config:secrets")), status, headers)

@@ -1,0 +1,154 @@
+"""The admin API's operational routes: sessions, users' groups, directory sync, explain, audit."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from flask import Response, request
+
+from .. import audit
+from ..config import ConfigError
+from ..users import load_user, local_groups, set_local_groups
+from ..views.pages import runtime
+from . import API, bp
+from .explain import ExplainError, explain
+from .http import answer, author, json_body, needs
+from .jobs import start_sync, sync_status
+from .service import AdminError
+
+MAX_GROUPS = 1000
+
+
+# --- sessions and users ----------------------------------------------------------------------
+
+@bp.get(f"{API}/sessions")
+@needs("sessions:admin", ("user",))
+def list_sessions() -> Response:
+    rt = runtime()
+    user = request.args.get("user")
+    records = rt.store.sessions_by_user(user) if user else rt.store.all_sessions()
+    idle = rt.config["session"]["idle_timeout"]
+    return answer({"sessions": [
+        {"id": r.id, "user": r.user, "provider": r.provider, "created": r.created,
+         "last_seen": r.last_seen, "expires": r.deadline(idle),
+         "auth_method": r.data.get("auth_method")}
+        for r in sorted(records, key=lambda r: r.created)]})
+
+
+@bp.delete(f"{API}/sessions/<session_id>")
+@needs("sessions:admin")
+def delete_session(session_id: str) -> Response:
+    rt = runtime()
+    record = rt.store.get_session(session_id)
+    if record is None or not rt.store.delete_session(session_id):
+        raise AdminError(404, "not_found", "no live session with this id")
+    audit.record(rt.store, "session_revoked", author=author(), session=session_id[:8],
+                 user=record.user)
+    return Response(status=204)
+
+
+@bp.delete(f"{API}/users/<user>/sessions")
+@needs("sessions:admin")
+def delete_user_sessions(user: str) -> Response:
+    rt = runtime()
+    ended = rt.store.delete_sessions(r.id for r in rt.store.sessions_by_user(user))
+    if not ended:
+        raise AdminError(404, "not_found", "the user has no live session")
+    audit.record(rt.store, "user_sessions_revoked", author=author(), user=user, ended=ended)
+    return Response(status=204)
+
+
+@bp.get(f"{API}/users/<user>/groups")
+@needs("sessions:admin")
+def get_groups(user: str) -> Response:
+    rt = runtime()
+    record = load_user(rt.store, user)
+    grants = sorted(record.grants, key=lambda g: g.name) if record else []
+    return answer({"user": user, "local": local_groups(rt.store, user), "known": bool(record),
+                   "resolved_at": record.synced_at if record else None,
+                   "groups": [{"name": g.name, "source": g.source, "origin": g.origin,
+                               "via": list(g.via)} for g in grants]})
+
+
+@bp.put(f"{API}/users/<user>/groups")
+@needs("sessions:admin")
+def put_groups(user: str) -> Response:
+    body = json_body("application/json")
+    names = body.get("groups") if isinstance(body, dict) else None
+    if (not isinstance(names, list) or len(names) > MAX_GROUPS
+            or not all(isinstance(n, str) and 0 < len(n.strip()) <= 256 for n in names)):
+        raise AdminError(422, "invalid_groups", "send {\"groups\": [names]}",
+                         [ConfigError("groups", f"must be a list of at most {MAX_GROUPS} non-empty "
+                                           "names (up to 256 characters each)")])
+    rt = runtime()
+    result = set_local_groups(rt.store, user, names)
+    audit.record(rt.store, "local_groups_changed", author=author(), user=user, groups=result)
+    return answer({"user": user, "local": result,
+                   "effective": "at the user's next sign-in or directory sync"})
+
+
+# --- directory, explain, audit ---------------------------------------------------------------
+
+@bp.post(f"{API}/directory/sync")
+@needs("directory:sync")
+def directory_sync() -> Response:
+    rt = runtime()
+    if rt.identities.directory is None:
+        raise AdminError(409, "no_directory", "no directory.ldap is configured")
+    started = start_sync(rt)
+    if started:
+        audit.record(rt.store, "directory_sync_started", author=author())
+    status_url = f"{rt.config.prefix}{API}/directory/sync/status"
+    return answer({"started": started, "running": True, "status_url": status_url}, 202,
+                  {"Location": status_url})
+
+
+@bp.get(f"{API}/directory/sync/status")
+@needs("directory:sync")
+def directory_sync_status() -> Response:
+    rt = runtime()
+    return answer({"configured": rt.identities.directory is not None, **sync_status(rt)})
+
+
+@bp.get(f"{API}/explain")
+@needs("config:read", ("url", "user", "method", "client_ip", "provider", "email"))
+def explain_view() -> Response:
+    url = request.args.get("url")
+    if not url:
+        raise AdminError(400, "bad_request", "give url=<the full URL of the request>")
+    try:
+        return answer(explain(runtime(), url, request.args.get("user") or None,
+                              method=request.args.get("method", "GET")[:16],
+                              client_ip=request.args.get("client_ip", "127.0.0.1"),
+                              provider=request.args.get("provider") or None,
+                              email=request.args.get("email") or None))
+    except ExplainError as exc:
+        raise AdminError(400, "bad_request", str(exc)) from exc
+
+
+@bp.get(f"{API}/audit")
+@needs("audit:read", ("since", "type", "limit"))
+def audit_events() -> Response:
+    since = _since(request.args.get("since"))
+    limit = request.args.get("limit", "1000")
+    if not limit.isdigit() or not 1 <= int(limit) <= 10000:
+        raise AdminError(400, "bad_request", "limit must be a number from 1 to 10000")
+    events = audit.query(runtime().store, since=since,
+                         event_type=request.args.get("type") or None, limit=int(limit))
+    return answer({"events": events})
+
+
+def _since(value: str | None) -> float:
+    """Epoch seconds, or an ISO 8601 time (``2024-05-01T12:00:00Z``)."""
+    if not value:
+        return 0.0
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise AdminError(400, "bad_request", "since must be epoch seconds or ISO 8601") from exc
+    return moment.timestamp() if moment.tzinfo else time.mktime(moment.timetuple())
