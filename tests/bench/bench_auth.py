@@ -27,9 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.bench.bench_stack import APPS, SNIPPETS, BenchStack, cookie_header  # noqa: E402
+from tests.bench.bench_stack import APPS, BenchStack, cookie_header  # noqa: E402
 from tests.bench.diagnose import describe, summarize  # noqa: E402
-from tests.bench.stagger import staggered  # noqa: E402
 from tests.bench.wrkrun import (  # noqa: E402
     BROWSER_HEADERS,
     WRK,
@@ -106,8 +105,7 @@ def get(port: int, host: str, path: str, cookie: str,
             conn.close()
 
 
-def logout_bound(bench: Bench, mix: Path, cookies: list[tuple[str, str]],
-                 config: str = "product") -> list[dict]:
+def logout_bound(bench: Bench, mix: Path, cookies: list[tuple[str, str]]) -> list[dict]:
     """Revoke sessions (GET /sso/logout) while load (b) runs; time until nginx refuses them.
 
     Each revoked session is polled every 10 ms on one URL beforehand, so its decision is in
@@ -141,11 +139,11 @@ def logout_bound(bench: Bench, mix: Path, cookies: list[tuple[str, str]],
                 time.sleep(0.01)
             refused = time.monotonic()
             poll.close()
-            trials.append({"user": user, "app": host, "config": config, "status_after": status,
+            trials.append({"user": user, "app": host, "status_after": status,
                            "seconds": round(refused - logged_out, 3),
                            "seconds_from_request": round(refused - started, 3),
                            "polls_still_200": polls})
-            print(f"  logout {user} on {host} ({config} nginx config): refused (HTTP {status}) "
+            print(f"  logout {user} on {host}: refused (HTTP {status}) "
                   f"{refused - logged_out:.3f} s after the logout answered", flush=True)
     finally:
         stop_wrk(load)
@@ -190,8 +188,7 @@ def report(results: dict[str, Result], logout: list[dict], diag: dict[str, dict]
 
 
 def run(args: argparse.Namespace, workdir: Path, cache_dir: Path) -> dict:
-    revocations = args.logout_trials * (2 if args.stagger else 1)
-    stack = BenchStack(workdir / "stack", users=args.sessions + revocations,
+    stack = BenchStack(workdir / "stack", users=args.sessions + args.logout_trials,
                        cache_dir=cache_dir, backend=args.backend, workers=args.workers)
     try:
         started = time.monotonic()
@@ -220,24 +217,13 @@ def run(args: argparse.Namespace, workdir: Path, cache_dir: Path) -> dict:
             bench.measure("a", "static file, no auth", static)
             bench.measure("b", "ssomw, decision cache on", ssomw)
             bench.measure("b2", "as b, app-b URLs only (key: session+host)", app_b)
-        revoked = [(n, cookie_header(0, cookie, sessions[n]))
-                   for n in stack.user_names[args.sessions:]]
-        logout = logout_bound(bench, ssomw, revoked[:args.logout_trials])
+        logout = logout_bound(bench, ssomw, [(n, cookie_header(0, cookie, sessions[n]))
+                                             for n in stack.user_names[args.sessions:]])
         diag = {}
-        variants = {"b": (ssomw, stack.nginx_conf), "b2": (app_b, stack.nginx_conf)}
-        if args.stagger:
-            def stagger_conf(cache: bool = True, diag_log: Path | None = None) -> str:
-                return staggered(stack.nginx_conf(cache, diag_log), SNIPPETS, cookie)
-
-            stack.nginx.reload(stagger_conf(cache=True))
-            for _ in range(args.rounds):
-                bench.measure("b2s", "as b2, experimental staggered refills", app_b)
-            logout += logout_bound(bench, ssomw, revoked[args.logout_trials:], "staggered")
-            variants["b2s"] = (app_b, stagger_conf)
         if args.diagnose:
-            for key, (mix, conf) in variants.items():
+            for key, mix in (("b", ssomw), ("b2", app_b)):
                 log = cache_dir.parent / f"diag-{key}.log"
-                stack.nginx.reload(conf(cache=True, diag_log=log))
+                stack.nginx.reload(stack.nginx_conf(cache=True, diag_log=log))
                 run_wrk(f"diagnosis {key}", mix, stack.port, duration=max(args.duration / 3, 3),
                         connections=args.connections, threads=args.threads, groups={})
                 stack.nginx.reload(stack.nginx_conf(cache=True))  # old workers flush the log
@@ -279,9 +265,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="parent dir of nginx's decision cache (default /dev/shm: tmpfs)")
     p.add_argument("--many-apps", action="store_true", help="also (c'): 50 apps x 20 rules")
-    p.add_argument("--stagger", action="store_true",
-                   help="also (b2s): b2 under an experimental nginx config with refills "
-                        "staggered over the second (see stagger.py), and its logout bound")
     p.add_argument("--no-diagnose", dest="diagnose", action="store_false",
                    help="skip the (b) run with an access log that explains cache refills")
     p.add_argument("--json", type=Path, default=None, help="write all numbers here")
