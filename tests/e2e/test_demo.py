@@ -1,8 +1,13 @@
-"""`ssomw demo` as users run it: a real subprocess, stopped with Ctrl-C (SIGINT)."""
+"""`ssomw demo` as users run it: a real subprocess, driven with what it prints, stopped with
+Ctrl-C (SIGINT): staff at the company provider with LDAP groups and profile, a group-restricted
+app, the agents-only desk behind a branded choice page, the emergency login, forged headers.
+"""
 
 from __future__ import annotations
 
+import html
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -10,17 +15,19 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 import requests
 
 from tests.support.gateway import ssomw_executable
 from tests.support.net import free_port, port_open
-from tests.support.signin import sign_in
+from tests.support.signin import parse_forms, sign_in
 
 pytestmark = pytest.mark.e2e
 
 READY_LINE = "Press Ctrl-C to stop."
+NAV = {"Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
 
 
 class DemoProcess:
@@ -75,10 +82,16 @@ class DemoProcess:
         self.reader.join(timeout=5)
         return code
 
-    def kill(self) -> None:
+    def stop(self) -> None:
+        """Ctrl-C first, so the demo stops its own children (they run in their own sessions
+        and would outlive a SIGKILLed demo); SIGKILL only if it does not end."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 def alive(pid: int) -> bool:
@@ -99,44 +112,140 @@ def demo_port() -> int:
 def demo(tmp_path: Path, demo_port: int) -> Iterator[DemoProcess]:
     process = DemoProcess(demo_port, tmp_path / "demo")
     yield process
-    process.kill()  # only if a failed test left it running
+    process.stop()  # only if a failed test left it running
 
 
-def test_demo_serves_the_chain_and_stops_cleanly(demo: DemoProcess, demo_port: int):
-    output = demo.wait_ready()
-    app_a, app_b = (f"http://{app}.ssomw.localhost:{demo_port}/" for app in ("app-a", "app-b"))
-    assert app_a in output and app_b in output
-    passwords = dict(re.findall(r"^\s+(alice|bob)\s+/\s+(\S+)", output, re.MULTILINE))
-    assert set(passwords) == {"alice", "bob"}
-    discovery = re.search(r"http://127\.0\.0\.1:\d+/\.well-known/openid-configuration", output)
-    assert discovery and requests.get(discovery[0], timeout=5).status_code == 200
+class Printed:
+    """What the demo's printout promises, read back from it as a user would."""
 
+    def __init__(self, output: str, port: int) -> None:
+        self.output = output
+        self.urls = {app: f"http://{app}.ssomw.localhost:{port}/"
+                     for app in ("app-a", "app-b", "desk")}
+        self.passwords = dict(re.findall(r"\b(alice|bob|carol|admin) / (\S+)", output))
+        self.discovery = re.findall(r"http://127\.0\.0\.1:\d+/\.well-known/openid-configuration",
+                                    output)
+        found = re.search(r"http://app-a\.ssomw\.localhost:\d+/sso/break-glass-[0-9a-f]+",
+                          output)
+        self.emergency_url = found[0] if found else ""
+        found = re.search(r"^\s+(\S*ssomw groups show alice -c \S+)$", output, re.MULTILINE)
+        self.groups_command = shlex.split(found[1]) if found else []
+        self.ports = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", output)} | {port}
+
+
+def identity(response: requests.Response) -> dict[str, str]:
+    """The identity headers the app received (lower-cased names)."""
+    assert response.status_code == 200, getattr(response, "trail", response.url)
+    return {k.lower(): v for k, v in response.json()["headers"].items()
+            if k.lower().startswith("x-auth-request-")}
+
+
+def check_alice(printed: Printed) -> None:
+    """Staff sign-in: headers with LDAP profile and mapped groups, B allowed, desk anonymous."""
+    app_a, app_b, desk = printed.urls.values()
     with requests.Session() as alice:
-        page = sign_in(alice, app_a + "page", "alice", passwords["alice"])
-        assert page.status_code == 200, page.trail
-        headers = {k.lower(): v for k, v in page.json()["headers"].items()}
+        headers = identity(sign_in(alice, app_a + "page", "alice", printed.passwords["alice"]))
         assert headers["x-auth-request-user"] == "alice"
         assert headers["x-auth-request-email"] == "alice@example.com"
-        html = alice.get(app_b, headers={"Accept": "text/html"}, timeout=5)
-        assert html.status_code == 200
-        assert "<td>X-Auth-Request-User</td><td>alice</td>" in html.text
-        assert f'href="{app_a}"' in html.text and "/sso/logout" in html.text
-    with requests.Session() as bob:
-        denied = sign_in(bob, app_b, "bob", passwords["bob"])
-        assert denied.status_code == 403, denied.trail
-    forged = requests.get(app_a + "public/", headers={"X-Auth-Request-User": "admin"},
-                          timeout=5)
-    assert forged.status_code == 200
-    assert "x-auth-request-user" not in {k.lower() for k in forged.json()["headers"]}
+        assert headers["x-auth-request-provider"] == "corp"
+        assert headers["x-auth-request-department"] == "42"  # departmentNumber in LDAP
+        assert {"developers", "team-b"} <= set(headers["x-auth-request-groups"].split(","))
+        forged = alice.get(app_a, timeout=5, headers={"X-Auth-Request-User": "admin",
+                                                      "X-Auth-Request-Department": "1"})
+        assert identity(forged)["x-auth-request-user"] == "alice"
+        assert identity(forged)["x-auth-request-department"] == "42"
+        page = alice.get(app_b, headers={"Accept": "text/html"}, timeout=5)
+        assert page.status_code == 200
+        assert "<td>X-Auth-Request-User</td><td>alice</td>" in page.text
+        assert f'href="{printed.urls["desk"]}"' in page.text and "/sso/logout" in page.text
+        # Not an agent: the desk is reached, but with no identity at all (passthrough).
+        assert identity(alice.get(desk, timeout=5)) == {}
+        page = alice.get(desk, headers={"Accept": "text/html"}, timeout=5)
+        assert "No identity headers" in page.text and "passthrough" in page.text
+    shown = subprocess.run(printed.groups_command, capture_output=True, text=True, timeout=30)
+    assert shown.returncode == 0, shown.stderr
+    assert re.search(r"^\s+developers\s+ldap\s+.*engineering", shown.stdout, re.MULTILINE), \
+        shown.stdout
 
-    ports = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", output)} | {demo_port}
-    assert len(ports) == 5 and all(port_open(p) for p in ports)  # nginx, gateway, idp, 2 apps
+
+def check_bob(printed: Printed) -> None:
+    with requests.Session() as bob:
+        denied = sign_in(bob, printed.urls["app-b"], "bob", printed.passwords["bob"])
+        assert denied.status_code == 403, denied.trail
+        assert "Example Corp" in denied.text and "help@example.com" in denied.text
+
+
+def provider_links(page: str) -> dict[str, str]:
+    """The choice page's links: provider id -> href."""
+    links = {}
+    for tag in re.findall(r"<a\b[^>]*>", page):
+        provider, href = (re.search(rf'\b{name}="([^"]*)"', tag)
+                          for name in ("data-provider", "href"))
+        if provider and href:
+            links[provider[1]] = html.unescape(href[1])
+    return links
+
+
+def check_carol(printed: Printed) -> None:
+    """The desk offers both providers; the partner's agent arrives with her identity."""
+    with requests.Session() as carol:
+        choice = carol.get(printed.urls["desk"], headers=NAV, timeout=5)
+        assert choice.status_code == 200 and "Sign in to Example Corp" in choice.text
+        links = provider_links(choice.text)
+        assert sorted(links) == ["corp", "partner"]
+        assert "Example Corp login" in choice.text and "Partner login" in choice.text
+        partner = urljoin(choice.url, links["partner"])
+        headers = identity(sign_in(carol, partner, "carol", printed.passwords["carol"]))
+        assert headers["x-auth-request-user"] == "carol@partner.example"
+        assert headers["x-auth-request-provider"] == "partner"
+        assert "agents" in headers["x-auth-request-groups"].split(",")
+        assert "x-auth-request-department" not in headers  # not the directory's carol
+
+
+def check_emergency(printed: Printed) -> None:
+    with requests.Session() as admin:
+        page = admin.get(printed.emergency_url, timeout=5)
+        assert page.status_code == 200 and "Example Corp" in page.text
+        [form] = [f for f in parse_forms(page.text) if "password" in f.fields]
+        answer = admin.post(printed.emergency_url, allow_redirects=False, timeout=10, data={
+            **form.fields, "username": "admin", "password": printed.passwords["admin"]})
+        assert answer.status_code == 302, answer.text
+        headers = identity(admin.get(printed.urls["app-a"], timeout=5))
+        assert headers["x-auth-request-user"] == "admin"
+        assert headers["x-auth-request-auth-method"] == "emergency"
+        assert "sso-admins" in headers["x-auth-request-groups"].split(",")
+        own_login = admin.get(printed.urls["app-a"] + "login", headers=NAV, timeout=5)
+        assert own_login.status_code == 200 and "/login" in own_login.text
+
+
+def test_demo_shows_the_product_and_stops_cleanly(demo: DemoProcess, demo_port: int):
+    started = time.monotonic()
+    printed = Printed(demo.wait_ready(), demo_port)
+    print(f"demo ready after {time.monotonic() - started:.1f} s")
+    assert all(url in printed.output for url in printed.urls.values())
+    assert set(printed.passwords) == {"alice", "bob", "carol", "admin"}
+    assert printed.emergency_url and printed.groups_command
+    assert len(printed.discovery) == 2
+    issuers = {requests.get(url, timeout=5).json()["issuer"] for url in printed.discovery}
+    assert len(issuers) == 2
+
+    check_alice(printed)
+    check_bob(printed)
+    check_carol(printed)
+    check_emergency(printed)
+    forged = requests.get(printed.urls["app-a"] + "public/", timeout=5,
+                          headers={"X-Auth-Request-User": "admin"})
+    assert forged.status_code == 200
+    assert identity(forged) == {}
+
+    # nginx, gateway, two providers, slapd, three apps
+    assert len(printed.ports) == 8 and all(port_open(p) for p in printed.ports)
     children = demo.descendants()
-    assert len(children) >= 3
+    assert len(children) >= 5
 
     assert demo.interrupt() == 0, demo.output
     assert "Stopped." in demo.output
-    assert not [p for p in ports if port_open(p)]
+    assert not [p for p in printed.ports if port_open(p)]
     assert not [pid for pid in children if alive(pid)]
 
 
