@@ -7,8 +7,9 @@ The same settings `ssomw serve` uses (see ssomw/serve.py for why); override any 
 
 import os
 
-from ssomw.serve import default_options
+from ssomw.serve import default_options, prepare_metrics_dir
 
+prepare_metrics_dir()  # before gunicorn loads the app: see ssomw/serve.py
 globals().update(default_options(
     bind=os.environ.get("SSOMW_BIND", "127.0.0.1:4180"),
     workers=int(os.environ["SSOMW_WORKERS"]) if os.environ.get("SSOMW_WORKERS") else None,

@@ -24,7 +24,7 @@ FLOW_LIFETIME = 600
 def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
     """The Flask app for the gateway's own pages, mounted under ``server.path_prefix``."""
     from . import admin
-    from .views import channels, emergency, health, login, logout, pages
+    from .views import channels, emergency, health, login, logout, metrics, pages
     from .views.pages import error_page
 
     runtime = runtime or Runtime.build(config)
@@ -44,7 +44,8 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
     app.extensions["ssomw"] = runtime
     app.context_processor(lambda: {"prefix": config.prefix})
     app.session_interface = StoreSessionInterface(app, runtime.store, FLOW_LIFETIME)
-    for blueprint in (login.bp, logout.bp, channels.bp, health.bp, pages.bp, admin.bp):
+    for blueprint in (login.bp, logout.bp, channels.bp, health.bp, metrics.bp, pages.bp,
+                      admin.bp):
         app.register_blueprint(blueprint, url_prefix=config.prefix)
     emergency.register(app, config["emergency"])
 

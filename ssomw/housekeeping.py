@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from . import metrics
 from .runtime import Runtime
 from .store.base import StoreUnavailable
 
@@ -32,6 +33,7 @@ def purge_round(runtime: Runtime, now: float | None = None) -> int | None:
         runtime.outage.failed("purge", exc)
         return None
     if purged:
+        metrics.logout("timeout", purged)
         log.info("purged %d expired session(s)", purged)
     return purged
 
@@ -44,12 +46,15 @@ def sync_round(runtime: Runtime) -> None:
     identities = runtime.identities
     if identities.directory is None:
         return
+    started = time.monotonic()
     try:
         report = run_sync(identities.directory, runtime.store, identities.from_directory,
                           dry_run=False, lock_ttl=SYNC_LOCK_TTL)
     except (DirectoryUnavailable, StoreUnavailable) as exc:
+        metrics.ldap_sync(time.monotonic() - started, "failed")
         log.warning("scheduled directory sync failed: %s", exc)
         return
+    metrics.ldap_sync_report(report)
     if not report.skipped_because_locked:
         log.info("directory sync: %s", report.summary())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from . import metrics
 from .oidc.errors import TokenError
 from .oidc.provider import Provider, ProviderUnavailable
 from .oidc.tokens import unverified_issuer, validate_logout_token
@@ -74,6 +75,7 @@ def backchannel_logout(runtime: Runtime, token: object) -> LogoutResult:
     ended = end_provider_sessions(runtime, provider.id, sid if isinstance(sid, str) else None,
                                   sub if isinstance(sub, str) else None)
     log.info("back-channel logout from %s ended %d session(s)", provider.id, ended)
+    metrics.logout("backchannel", ended)
     return LogoutResult(provider.id, ended)
 
 
@@ -89,4 +91,5 @@ def frontchannel_logout(runtime: Runtime, issuer: str | None,
         return None
     ended = end_provider_sessions(runtime, provider.id, sid[:512], None)
     log.info("front-channel logout from %s ended %d session(s)", provider.id, ended)
+    metrics.logout("frontchannel", ended)
     return LogoutResult(provider.id, ended)

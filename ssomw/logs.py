@@ -7,6 +7,8 @@ import logging
 import time
 from typing import Any
 
+from .request_context import NO_REQUEST, RequestIdFilter
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -17,6 +19,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        request_id = getattr(record, "request_id", NO_REQUEST)
+        if request_id != NO_REQUEST:
+            event["request_id"] = request_id
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)
         return json.dumps(event, ensure_ascii=False)
@@ -27,7 +32,9 @@ def configure_logging(settings: dict[str, Any]) -> None:
     if settings.get("format", "json") == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"))
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger("ssomw")
     root.handlers[:] = [handler]
     root.setLevel(settings.get("level", "info").upper())

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import metrics
 from .config import Config
 from .core.networks import parse_networks
 from .oidc.provider import Providers
@@ -36,6 +37,7 @@ class OutageLog:
         self._lock = threading.Lock()
 
     def failed(self, what: str, exc: BaseException) -> None:
+        metrics.store_error(what)
         with self._lock:
             now = self.clock()
             self._down = True

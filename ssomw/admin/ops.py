@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import Response, request
 
-from .. import audit
+from .. import audit, metrics
 from ..config import ConfigError
 from ..users import load_user, local_groups, set_local_groups
 from ..views.pages import runtime
@@ -45,6 +45,7 @@ def delete_session(session_id: str) -> Response:
         raise AdminError(404, "not_found", "no live session with this id")
     audit.record(rt.store, "session_revoked", author=author(), session=session_id[:8],
                  user=record.user)
+    metrics.logout("admin")
     return Response(status=204)
 
 
@@ -56,6 +57,7 @@ def delete_user_sessions(user: str) -> Response:
     if not ended:
         raise AdminError(404, "not_found", "the user has no live session")
     audit.record(rt.store, "user_sessions_revoked", author=author(), user=user, ended=ended)
+    metrics.logout("admin", ended)
     return Response(status=204)
 
 

@@ -5,7 +5,8 @@ Usage::
     app = RequestId(app)
 
 The id is stored in ``environ["ssomw.request_id"]``, echoed as ``X-Request-Id`` and shown on
-error pages, so a user's report can be matched to the log line.
+error pages, so a user's report can be matched to the log line; it is also bound for the
+request's log records (ssomw/request_context.py), which then carry it as ``request_id``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 import secrets
 from collections.abc import Iterable
 from typing import Any
+
+from ..request_context import bind_request_id, reset_request_id
 
 SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
@@ -31,4 +34,8 @@ class RequestId:
             headers.append(("X-Request-Id", request_id))
             return start_response(status, headers, exc_info)
 
-        return self.app(environ, start)
+        token = bind_request_id(request_id)
+        try:
+            return self.app(environ, start)
+        finally:
+            reset_request_id(token)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import metrics
 from ..store.base import SessionRecord, Store
 from .cookies import CookieCodec
 
@@ -71,7 +72,8 @@ class Sessions:
             return None
         now = self.clock()
         if now >= record.expires or now - record.last_seen >= self.settings.idle_timeout:
-            self.store.delete_session(record.id)
+            if self.store.delete_session(record.id):
+                metrics.logout("timeout")
             return None
         if now - record.last_seen >= self.settings.touch_interval:
             self.store.touch_session(record.id, now, self.settings.idle_timeout)

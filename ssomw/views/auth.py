@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from .. import metrics
 from ..core.headers import identity_headers, to_wsgi
 from ..core.policy import Decision, Identity
 from ..core.request_kind import is_navigation
@@ -78,11 +79,17 @@ class AuthEndpoint:
                              **runtime.identities.profile_headers()}
         self.cookie_name = runtime.config["session"]["name"]
         self.refresh_tokens = runtime.config["session"]["refresh_tokens"]
+        metrics.register([app["id"] for app in runtime.config["apps"]],
+                         [provider["id"] for provider in runtime.config["providers"]])
         self._rendered: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
         status, headers = self.decide(environ)
         start_response(status, headers)
+        metrics.auth_decision(environ.get("ssomw.app_id", metrics.UNKNOWN),
+                              metrics.auth_outcome(status, environ.get("ssomw.decision")),
+                              time.perf_counter() - started)
         return [b""]
 
     def decide(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
@@ -100,6 +107,7 @@ class AuthEndpoint:
         app = policy.match_app(host, parts.path or "/")
         if app is None:
             return "403 Forbidden", [NO_STORE]
+        environ["ssomw.app_id"] = app.id
         client_ip = environ.get("REMOTE_ADDR", "")  # TrustedProxies already resolved it
         path = parts.path or "/"
         if app.sso and app.local_login_paths and is_local_login(app.local_login_paths, path):
@@ -123,7 +131,7 @@ class AuthEndpoint:
 
     def answer(self, decision: Decision, record: SessionRecord | None,
                environ: dict[str, Any], original: str) -> tuple[str, list[tuple[str, str]]]:
-        outcome = decision.outcome
+        outcome = environ["ssomw.decision"] = decision.outcome
         if outcome in ("bypass", "passthrough"):
             return "200 OK", [NO_STORE]
         if outcome == "forbidden":

@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, redirect, request
 
-from .. import audit
+from .. import audit, metrics
 from ..core.policy import EMERGENCY_PROVIDER
 from ..core.redirects import safe_redirect
 from ..core.throttle import Throttle, ThrottleSettings, throttle_keys
@@ -65,6 +65,8 @@ def emergency() -> Any:
     (throttle.succeeded if allowed else throttle.failed)(keys)
     audit.record(rt.store, "emergency_login", user=username, address=address,
                  outcome="success" if allowed else "failure", reason=reason or None)
+    metrics.emergency_login("success" if allowed else
+                            "throttled" if verdict.refused else "failure")
     pad(started, settings["min_response_time"])
     if not allowed:
         return form(rd, failed=True, username=username), 401

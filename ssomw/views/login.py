@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from flask import Blueprint, g, redirect, request, session
 
+from .. import metrics
 from ..core.redirects import host_matches, safe_redirect
 from ..oidc.client import SignInError, finish_login, start_login
 from ..oidc.provider import Provider
@@ -107,7 +108,7 @@ def begin(rt: Runtime, provider: Provider, base: str, rd: str, app_params: dict[
         auth = start_login(provider, redirect_uri, params)
     except SignInError as exc:
         log.warning("sign-in could not start at %s: %s", provider.id, exc.detail)
-        return error_page(exc.code, 503)
+        return sign_in_failed(provider.id, exc.code, 503)
     flows = dict(session.get("flows", {}))
     oldest_first = sorted(flows, key=lambda s: flows[s]["t"])
     for stale in oldest_first[: max(0, len(flows) - MAX_PENDING_FLOWS + 1)]:
@@ -140,20 +141,20 @@ def callback() -> Any:
     if "resume" in request.args:
         parked = rt.store.kv_pop(FORM_POST_NAMESPACE, request.args["resume"][:64])
         if parked is None:
-            return error_page("SESSION_EXPIRED", 400)
+            return sign_in_failed(metrics.UNKNOWN, "SESSION_EXPIRED", 400)
         params = {k: v[0] for k, v in parse_qs(parked.decode()).items()}
     flows = dict(session.get("flows", {}))
     flow = flows.pop(params.get("state", ""), None)
     session["flows"] = flows
     if flow is None or time.time() - flow["t"] > FLOW_LIFETIME:
-        return error_page("SESSION_EXPIRED", 400)
+        return sign_in_failed(flow["p"] if flow else metrics.UNKNOWN, "SESSION_EXPIRED", 400)
     if "error" in params:
         log.info("provider %s returned error %.64r", flow["p"], params.get("error"))
-        return error_page("ACCESS_DENIED", 403)
+        return sign_in_failed(flow["p"], "ACCESS_DENIED", 403)
     provider = rt.providers.get(flow["p"])
     code = params.get("code")
     if provider is None or not code:
-        return error_page("INVALID_RESPONSE", 400)
+        return sign_in_failed(flow["p"], "INVALID_RESPONSE", 400)
     acr = tuple(flow["acr"].split()) if flow.get("acr") and \
         provider.settings["acr_essential"] else None
     max_age = float(flow["max_age"]) if str(flow.get("max_age") or "").isdigit() else None
@@ -163,15 +164,15 @@ def callback() -> Any:
     except SignInError as exc:
         log.warning("sign-in at %s failed: %s", provider.id, exc.detail)
         status = {"PROVIDER_UNAVAILABLE": 503, "AUTH_LEVEL_NOT_MET": 403}.get(exc.code, 502)
-        return error_page(exc.code, status)
+        return sign_in_failed(provider.id, exc.code, status)
     identity = identity_from_claims(provider, result.claims)
     if identity is None:
         log.warning("sign-in at %s failed: no usable username claim", provider.id)
-        return error_page("INVALID_RESPONSE", 502)
+        return sign_in_failed(provider.id, "INVALID_RESPONSE", 502)
     user, data = identity
     if not rt.config.routing.email_allowed(data.get("email")):
         log.info("refused sign-in of %r via %s: e-mail domain not allowed", user, provider.id)
-        return error_page("DOMAIN_NOT_ALLOWED", 403)
+        return sign_in_failed(provider.id, "DOMAIN_NOT_ALLOWED", 403)
     groups, profile = rt.identities.at_sign_in(user, data.get("email"), result.claims,
                                                data.pop("idp_groups"))
     data.update(groups=groups, profile=profile, id_token=result.id_token, auth_method="oidc",
@@ -181,6 +182,7 @@ def callback() -> Any:
         user=user, provider=provider.id, sub=result.claims["sub"],
         sid=sid if isinstance(sid, str) else None, data=data)
     log.info("signed in %r via %s", user, provider.id)
+    metrics.sign_in(provider.id, "success")
     session.clear()  # the flow session is spent; Flask-Session deletes it
     response = redirect(flow["rd"], 302)
     # The server enforces the exact lifetime; the cookie may outlive it by a little, since
@@ -188,6 +190,11 @@ def callback() -> Any:
     response.set_cookie(value=cookie, max_age=math.ceil(record.expires - record.created) + 1,
                         **rt.sessions.cookie_options())
     return response
+
+
+def sign_in_failed(provider_id: str, code: str, status: int) -> Any:
+    metrics.sign_in(provider_id, code)
+    return error_page(code, status)
 
 
 def token_data(rt: Runtime, result: Any) -> dict[str, Any] | None:

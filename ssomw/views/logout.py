@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, redirect, request, session
 
+from .. import metrics
 from ..core.redirects import safe_redirect
 from ..views.auth import read_cookie
 from .login import own_base_url
@@ -32,7 +33,8 @@ def logout() -> Any:
     record = rt.sessions.load(cookie)
     target = None
     if record is not None:
-        rt.sessions.end(record.id)
+        if rt.sessions.end(record.id):
+            metrics.logout("rp")
         log.info("signed out %r (session ended locally)", record.user)
         target = end_session_url(record.provider, record.data.get("id_token"), rd)
     if target is None:
