@@ -173,8 +173,15 @@ class SqliteStore(Store):
         # by many connections at once (gunicorn workers starting together), can fail with
         # SQLITE_BUSY before the busy timeout applies.
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-        if mode.lower() != "wal":
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        deadline = time.monotonic() + self.busy_timeout
+        while mode.lower() != "wal":
+            try:  # switching modes ignores the busy timeout: retry while others hold locks
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+                mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode.lower() != "wal":
             raise sqlite3.OperationalError(f"cannot switch {self.path} to WAL (got {mode})")
         if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
