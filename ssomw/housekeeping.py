@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from . import metrics
+from .directory.sync import SyncReport
 from .runtime import Runtime
 from .store.base import StoreUnavailable
 
@@ -38,25 +39,35 @@ def purge_round(runtime: Runtime, now: float | None = None) -> int | None:
     return purged
 
 
-def sync_round(runtime: Runtime) -> None:
-    """One scheduled directory sync; run_sync's store lock makes it one run across instances."""
-    from .directory.ldap import DirectoryUnavailable
+def run_directory_sync(runtime: Runtime, origin: str) -> SyncReport | None:
+    """One directory sync with metrics and a log line; raises DirectoryUnavailable or
+    StoreUnavailable (after counting the failure). None when no directory is configured."""
     from .directory.sync import run_sync
 
     identities = runtime.identities
     if identities.directory is None:
-        return
+        return None
     started = time.monotonic()
     try:
         report = run_sync(identities.directory, runtime.store, identities.from_directory,
                           dry_run=False, lock_ttl=SYNC_LOCK_TTL)
-    except (DirectoryUnavailable, StoreUnavailable) as exc:
+    except Exception:
         metrics.ldap_sync(time.monotonic() - started, "failed")
-        log.warning("scheduled directory sync failed: %s", exc)
-        return
+        raise
     metrics.ldap_sync_report(report)
     if not report.skipped_because_locked:
-        log.info("directory sync: %s", report.summary())
+        log.info("directory sync (%s): %s", origin, report.summary())
+    return report
+
+
+def sync_round(runtime: Runtime) -> None:
+    """One scheduled directory sync; run_sync's store lock makes it one run across instances."""
+    from .directory.ldap import DirectoryUnavailable
+
+    try:
+        run_directory_sync(runtime, "scheduled")
+    except (DirectoryUnavailable, StoreUnavailable) as exc:
+        log.warning("scheduled directory sync failed: %s", exc)
 
 
 class Housekeeper:

@@ -13,8 +13,8 @@ import threading
 import time
 from typing import Any
 
-from .. import metrics
-from ..directory.sync import LOCK, last_report, run_sync
+from ..directory.sync import LOCK, last_report
+from ..housekeeping import run_directory_sync
 from ..runtime import Runtime
 
 log = logging.getLogger("ssomw.admin")
@@ -43,19 +43,11 @@ def start_sync(runtime: Runtime) -> bool:
 
 
 def _run(runtime: Runtime) -> None:
-    identities = runtime.identities
-    if identities.directory is None:
-        return
-    started = time.monotonic()
     try:
-        report = run_sync(identities.directory, runtime.store, identities.from_directory,
-                          dry_run=False, lock_ttl=LOCK_TTL)
-        metrics.ldap_sync_report(report)
-        if not report.skipped_because_locked:
+        report = run_directory_sync(runtime, "admin API")
+        if report is not None and not report.skipped_because_locked:
             runtime.store.kv_delete(*LAST_ERROR)
-        log.info("directory sync (admin API): %s", report.summary())
     except Exception as exc:  # noqa: BLE001 - a background thread must report, not die
-        metrics.ldap_sync(time.monotonic() - started, "failed")
         log.warning("directory sync (admin API) failed: %s", exc)
         try:
             runtime.store.kv_set(*LAST_ERROR, json.dumps(

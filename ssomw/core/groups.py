@@ -42,6 +42,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
+from ssomw.core.errors import RulesError
+
 Source = Literal["idp", "ldap", "local", "default", "protected", "kept"]
 SOURCES = ("idp", "ldap", "local")
 MODES = ("all", "none", "include")
@@ -56,12 +58,8 @@ _KEPT_SOURCE = {step: source for source, step in KEPT_STEPS.items()}
 _LABELS = {"idp": "idp claim value", "ldap": "ldap group"}
 
 
-class GroupsError(ValueError):
+class GroupsError(RulesError):
     """Every problem found in the ``groups`` section, as ``(path, message)`` pairs."""
-
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{path}: {message}" for path, message in errors))
 
 
 @dataclass(frozen=True, slots=True)

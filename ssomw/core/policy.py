@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from ssomw.core.errors import RulesError
 from ssomw.core.networks import (
     Address,
     Network,
@@ -51,12 +52,8 @@ DENIED_ACTIONS = ("forbidden", "passthrough")
 _STRICTNESS = {"bypass": 0, "allow": 1, "passthrough": 2, "login": 3, "forbidden": 4}
 
 
-class PolicyError(ValueError):
+class PolicyError(RulesError):
     """Every problem found in the ``apps`` list, as ``(path, message)`` pairs."""
-
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{path}: {message}" for path, message in errors))
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from ssomw.core.errors import RulesError
 from ssomw.core.networks import Address, Network, in_networks, parse_address, parse_network
 from ssomw.core.policy import RuleCheck
 from ssomw.core.redirects import canonical_pattern, host_matches, normalise_host
@@ -48,12 +49,8 @@ MatchKind = Literal["host", "email_domain", "app", "network"]
 Page = Literal["email", "choose"]
 
 
-class RoutingError(ValueError):
+class RoutingError(RulesError):
     """Every problem found in the ``routing`` section, as ``(path, message)`` pairs."""
-
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{path}: {message}" for path, message in errors))
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,10 @@ def localhost_names() -> Iterator[None]:
         yield
 
 
-def start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, **options) -> Stack:
-    stack = Stack(tmp_path_factory.mktemp(name), **options)
+def start_stack(tmp_path_factory: pytest.TempPathFactory, name: str,
+                cls: type[Stack] = Stack, **options) -> Stack:
+    """A started stack of ``cls`` in a fresh temp dir; stopped again if starting fails."""
+    stack = cls(tmp_path_factory.mktemp(name), **options)
     try:
         return stack.start()
     except BaseException:

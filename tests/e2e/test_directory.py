@@ -19,6 +19,7 @@ from ssomw.nginxconf import full_config
 from tests.support.signin import sign_in
 from tests.support.slapd import BASE_LDIF, Slapd, directory_settings
 
+from .conftest import start_stack
 from .stack import REPO, Stack
 
 API = {"Accept": "application/json"}
@@ -52,12 +53,7 @@ class DirectoryStack(Stack):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[DirectoryStack]:
-    stack = DirectoryStack(tmp_path_factory.mktemp("directory"))
-    try:
-        stack.start()
-    except BaseException:
-        stack.stop()
-        raise
+    stack = start_stack(tmp_path_factory, "directory", DirectoryStack)
     yield stack
     stack.stop()
 

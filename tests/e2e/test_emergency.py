@@ -17,6 +17,7 @@ from ssomw.store import open_store
 from tests.support.browser import browser_context, chromium_browser, screenshot
 from tests.support.signin import parse_forms, sign_in
 
+from .conftest import start_stack
 from .stack import REPO
 from .test_directory import DirectoryStack
 
@@ -44,12 +45,7 @@ class EmergencyStack(DirectoryStack):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[EmergencyStack]:
-    stack = EmergencyStack(tmp_path_factory.mktemp("emergency"))
-    try:
-        stack.start()
-    except BaseException:
-        stack.stop()
-        raise
+    stack = start_stack(tmp_path_factory, "emergency", EmergencyStack)
     yield stack
     stack.stop()
 

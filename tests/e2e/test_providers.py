@@ -82,12 +82,7 @@ class TwoProviderStack(Stack):
 
 @pytest.fixture(scope="module")
 def two(tmp_path_factory) -> Iterator[TwoProviderStack]:
-    stack = TwoProviderStack(tmp_path_factory.mktemp("providers"))
-    try:
-        stack.start()
-    except BaseException:
-        stack.stop()
-        raise
+    stack = start_stack(tmp_path_factory, "providers", TwoProviderStack)
     yield stack
     stack.stop()
 
