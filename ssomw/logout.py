@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from . import metrics
 from .oidc.errors import TokenError
+from .oidc.logout_token import validate_logout_token
 from .oidc.provider import Provider, ProviderUnavailable
-from .oidc.tokens import unverified_issuer, validate_logout_token
+from .oidc.tokens import unverified_issuer
 from .runtime import Runtime
 
 log = logging.getLogger("ssomw.logout")

@@ -24,7 +24,8 @@ from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 from ssomw.oidc.jwks import JwksCache
-from ssomw.oidc.tokens import BACKCHANNEL_EVENT, TokenPolicy
+from ssomw.oidc.logout_token import BACKCHANNEL_EVENT
+from ssomw.oidc.tokens import TokenPolicy
 
 NOW = 1_700_000_000.0
 ISSUER = "https://idp.example.com"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from ssomw.oidc.errors import TokenError
-from ssomw.oidc.tokens import validate_logout_token
+from ssomw.oidc.logout_token import validate_logout_token
 
 from .conftest import (
     NOW,
