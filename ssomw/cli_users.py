@@ -71,6 +71,10 @@ def sessions_revoke(config_file: str | None, user: str | None, session_id: str |
     else:
         records = store.sessions_by_user(user) if user else store.all_sessions()
         ended = store.delete_sessions(r.id for r in records)
+    from . import audit
+
+    audit.record(store, "sessions_revoked", author="cli", user=user,
+                 session=session_id[:8] if session_id else None, all=everyone, ended=ended)
     click.echo(f"revoked {ended} session(s)")
     if session_id and not ended:
         sys.exit(1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from . import metrics
+from . import audit, metrics
 from .oidc.errors import TokenError
 from .oidc.logout_token import validate_logout_token
 from .oidc.provider import Provider, ProviderUnavailable
@@ -77,6 +77,8 @@ def backchannel_logout(runtime: Runtime, token: object) -> LogoutResult:
                                   sub if isinstance(sub, str) else None)
     log.info("back-channel logout from %s ended %d session(s)", provider.id, ended)
     metrics.logout("backchannel", ended)
+    audit.record(runtime.store, "logout", kind="backchannel", provider=provider.id,
+                 by_sid=isinstance(sid, str), ended=ended)
     return LogoutResult(provider.id, ended)
 
 
@@ -93,4 +95,6 @@ def frontchannel_logout(runtime: Runtime, issuer: str | None,
     ended = end_provider_sessions(runtime, provider.id, sid[:512], None)
     log.info("front-channel logout from %s ended %d session(s)", provider.id, ended)
     metrics.logout("frontchannel", ended)
+    audit.record(runtime.store, "logout", kind="frontchannel", provider=provider.id,
+                 ended=ended)
     return LogoutResult(provider.id, ended)

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from flask import Blueprint, g, redirect, request, session
 
-from .. import metrics
+from .. import audit, metrics
 from ..core.redirects import host_matches, safe_redirect
 from ..oidc.client import SignInError, finish_login, start_login
 from ..oidc.provider import Provider
@@ -183,6 +183,8 @@ def callback() -> Any:
         sid=sid if isinstance(sid, str) else None, data=data)
     log.info("signed in %r via %s", user, provider.id)
     metrics.sign_in(provider.id, "success")
+    audit.record(rt.store, "sign_in", outcome="success", user=user, provider=provider.id,
+                 address=request.remote_addr, session=record.id[:8])
     session.clear()  # the flow session is spent; Flask-Session deletes it
     response = redirect(flow["rd"], 302)
     # The server enforces the exact lifetime; the cookie may outlive it by a little, since
@@ -194,6 +196,8 @@ def callback() -> Any:
 
 def sign_in_failed(provider_id: str, code: str, status: int) -> Any:
     metrics.sign_in(provider_id, code)
+    audit.record(runtime().store, "sign_in", outcome="failure", provider=provider_id,
+                 reason=code, address=request.remote_addr)
     return error_page(code, status)
 
 

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, redirect, request, session
 
-from .. import metrics
+from .. import audit, metrics
 from ..core.redirects import safe_redirect
 from ..views.auth import read_cookie
 from .login import own_base_url
@@ -35,6 +35,8 @@ def logout() -> Any:
     if record is not None:
         if rt.sessions.end(record.id):
             metrics.logout("rp")
+            audit.record(rt.store, "logout", kind="rp", user=record.user,
+                         provider=record.provider, address=request.remote_addr)
         log.info("signed out %r (session ended locally)", record.user)
         target = end_session_url(record.provider, record.data.get("id_token"), rd)
     if target is None:

@@ -56,7 +56,7 @@ def test_browser_sign_in_headers_403_and_logout(stack: Stack):
         assert page.url.startswith(stack.provider.issuer), "app B asks for sign-in again"
 
 
-def test_browser_user_outside_group_sees_the_403_page(stack: Stack):
+def test_browser_user_outside_group_sees_the_403_page_and_clicks_sign_out(stack: Stack):
     with chromium_browser() as browser, browser_context(browser) as context:
         page = context.new_page()
         page.goto(stack.url("app-a", "/"))
@@ -64,5 +64,13 @@ def test_browser_user_outside_group_sees_the_403_page(stack: Stack):
         response = page.goto(stack.url("app-b", "/"))
         assert response is not None and response.status == 403
         screenshot(page, "forbidden")
-        assert "Access denied" in page.inner_text("h1")
         assert "USER_NOT_ALLOWED" in page.inner_text("body")
+        page.click("a[href$='/sso/logout']")  # the page's own sign-out link
+        page.wait_for_load_state()
+        if page.locator("button[value=yes], button[name=logout]").count():
+            page.click("button[value=yes], button[name=logout]")  # the provider asks
+            page.wait_for_load_state()
+        assert "signed out" in page.inner_text("body").lower()
+        page.wait_for_timeout(1100)  # let any nginx decision cache entry expire
+        page.goto(stack.url("app-a", "/"))
+        assert page.url.startswith(stack.provider.issuer), "app A asks for sign-in again"

@@ -213,3 +213,22 @@ def test_logout_on_one_instance_holds_on_the_other(slo_stack: Stack):
                  headers={"Host": stack.host("app-a"), "Cookie": f"ssomw_session={cookie}"})
     direct = {"X-Original-URL": stack.url("app-a", "/"), "Cookie": f"ssomw_session={cookie}"}
     assert requests.get(f"{instance_b.url}/sso/auth", headers=direct).status_code == 401
+
+
+def test_sign_ins_and_every_kind_of_logout_are_audited(slo_stack: Stack):
+    from ssomw import audit
+    from ssomw.store import open_store
+
+    stack = slo_stack
+    since = time.time()
+    alice = signed_in(stack, "alice")
+    alice.get(stack.url("app-a", "/sso/logout"), allow_redirects=False)
+    requests.post(stack.url("app-a", "/sso/backchannel-logout"),
+                  data={"logout_token": mint(stack)})
+    assert cli(stack, "revoke", "--user", "bob").returncode == 0
+    store = open_store(stack.config()["store"])
+    events = [e for e in audit.query(store, since=since)]
+    kinds = {(e["type"], e.get("kind") or e.get("outcome")) for e in events}
+    assert {("sign_in", "success"), ("logout", "rp"), ("logout", "backchannel")} <= kinds
+    assert any(e["type"] == "sessions_revoked" and e["user"] == "bob" for e in events)
+    assert all("token" not in json.dumps(e).lower() for e in events), "no tokens in the log"
