@@ -92,6 +92,9 @@ class Gateway:
             log.error("store unavailable at start: serving the file's configuration")
             active = None
         if active is not None and active.data != config.raw:
+            log.warning("%s differs from the active configuration version %d, which is used "
+                        "(admin.config_source: store); apply the file with `ssomw config "
+                        "import %s`", config.source, active.number, config.source)
             try:
                 stored = self.versions.validate(active.data)
                 return build_stack_for(stored, Runtime.build(stored, self.store), active.number)
