@@ -243,6 +243,7 @@ def server_blocks(config: Config, listen: str, snippet_dir: str | None,
                   app_ids: Iterable[str] | None = None) -> str:
     """One server {} per distinct host list, one protected location per app."""
     wanted = set(app_ids) if app_ids else None
+    all_app_headers = sorted({h for app in config["apps"] for h in app["headers"]})
     groups: dict[tuple[str, ...], list[Any]] = {}
     for app_config, app in zip(config["apps"], config.policy.apps, strict=True):
         if wanted is None or app.id in wanted:
@@ -268,11 +269,18 @@ def server_blocks(config: Config, listen: str, snippet_dir: str | None,
             if not app_config["sso"]:
                 # No sign-in and no identity, but a client still can't forge one.
                 cleared = "".join(f"        proxy_set_header {h} \"\";\n"
-                                  for h in identity_header_names(config))
+                                  for h in [*identity_header_names(config), *all_app_headers])
                 locations.append(f"{where}  # {app.id}: SSO off\n{PASS_HEADERS}{cleared}"
                                  f"{body}    }}\n")
                 continue
-            locations.append(f"{where}  # app {app.id}\n{protect}\n{scope}{body}    }}\n")
+            extra = "".join(
+                f"        auth_request_set $ssomw_{variable(h)} $upstream_http_{variable(h)};\n"
+                f"        proxy_set_header {h} $ssomw_{variable(h)};\n"
+                for h in app_config["headers"])
+            # Another app's identity header is cleared here too: never forgeable anywhere.
+            extra += "".join(f'        proxy_set_header {h} "";\n' for h in all_app_headers
+                             if h not in app_config["headers"])
+            locations.append(f"{where}  # app {app.id}\n{protect}\n{extra}{scope}{body}    }}\n")
         names = " ".join(map(nginx_host, hosts))
         out.append(f"server {{\n    listen {listen};\n    server_name {names};\n"
                    f"{server_include}\n" + "".join(locations) + "}\n")

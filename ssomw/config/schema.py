@@ -180,6 +180,12 @@ def app() -> dict[str, Any]:
                               "is enforced; reachable after an emergency login"},
         "auth_params": {**AUTH_PARAMS, "description": "override the provider's auth_params "
                         "for sign-ins to this app"},
+        "headers": {"type": "object", "default": {},
+                    "propertyNames": HEADER_NAME,
+                    "additionalProperties": {"type": "string", "minLength": 1},
+                    "description": "extra identity headers for this app: header name -> "
+                    "attribute (user, email, name, preferred_username, groups, provider, "
+                    "auth_method, or a profile attribute)"},
         "upstream": {**URL, "description": "where nginx sends the app's traffic "
                      "(used only by `ssomw nginx` to print a ready server block)"},
     }, required=("id", "hosts"))

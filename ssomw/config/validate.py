@@ -139,6 +139,7 @@ def cross_checks(data: dict[str, Any]) -> list[ConfigError]:
             errors.append(ConfigError(f"providers[{i}].id_token_signed_response_alg",
                                       "HMAC algorithms need client_secret"))
     errors += profile_checks(data)
+    errors += app_header_checks(data)
     errors += emergency_checks(data)
     for where in ("server.trusted_proxies", "admin.allow_from", "metrics.allow_from"):
         section, key = where.split(".")
@@ -174,6 +175,23 @@ def profile_checks(data: dict[str, Any]) -> list[ConfigError]:
         if header in taken:
             errors.append(ConfigError(path, f"header {header} is already used"))
         taken.add(header)
+    return errors
+
+
+def app_header_checks(data: dict[str, Any]) -> list[ConfigError]:
+    """``apps[].headers``: known attributes, and no clash with the global identity headers."""
+    known = set(data["headers"]) | set(data["profile"])
+    taken = {h.lower() for h in data["headers"].values()} | {
+        profile_header(n, s).lower() for n, s in data["profile"].items()}
+    errors = []
+    for i, app in enumerate(data["apps"]):
+        for header, attribute in app["headers"].items():
+            path = f"apps[{i}].headers.{header}"
+            if attribute not in known:
+                errors.append(ConfigError(path, f"unknown attribute {attribute!r} (known: "
+                                                f"{', '.join(sorted(known))})"))
+            if header.lower() in taken:
+                errors.append(ConfigError(path, "is already an identity header for every app"))
     return errors
 
 

@@ -82,6 +82,16 @@ class AuthEndpoint:
         metrics.register([app["id"] for app in runtime.config["apps"]],
                          [provider["id"] for provider in runtime.config["providers"]])
         self._rendered: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
+        # apps[].headers: the same attributes under extra names, for that app only.
+        self.app_header_names = {
+            app["id"]: {**self.header_names, **{
+                f"app:{header}": header for header in app["headers"]}}
+            for app in runtime.config["apps"] if app["headers"]}
+        profile = set(runtime.config["profile"])
+        self.app_sources = {
+            app["id"]: [(f"app:{header}", f"profile.{attr}" if attr in profile else attr)
+                        for header, attr in app["headers"].items()]
+            for app in runtime.config["apps"] if app["headers"]}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -137,7 +147,7 @@ class AuthEndpoint:
         if outcome == "forbidden":
             return "403 Forbidden", [NO_STORE]
         if outcome == "allow" and record is not None:
-            answer = self.rendered_headers(record)
+            answer = self.rendered_headers(record, decision.app_id)
             if decision.cache_scope != "none":
                 # Lets an nginx decision cache keep this answer for under 1 s (see
                 # nginxconf.py): to the end of this second, or — when nginx keys entries by a
@@ -149,19 +159,22 @@ class AuthEndpoint:
             return "200 OK", [*answer, NO_STORE]
         return self.login_required(environ, original)
 
-    def rendered_headers(self, record: SessionRecord) -> list[tuple[str, str]]:
-        """Identity headers for a session, WSGI-encoded; memoized by their input values,
-        since the same few sessions ask again and again (the cache is bounded)."""
+    def rendered_headers(self, record: SessionRecord, app_id: str) -> list[tuple[str, str]]:
+        """Identity headers for a session at an app, WSGI-encoded; memoized by their input
+        values, since the same few sessions ask again and again (the cache is bounded)."""
         attributes = attributes_of(record)
-        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in attributes.items()
-                    if v is not None)
+        for extra, source in self.app_sources.get(app_id, ()):
+            attributes[extra] = attributes.get(source)
+        key = (app_id, *((k, tuple(v) if isinstance(v, list) else v)
+                         for k, v in attributes.items() if v is not None))
         try:
             cached = self._rendered.get(key)
         except TypeError:  # an unhashable attribute value (a dict): render without the memo
             key, cached = None, None
         if cached is not None:
             return list(cached)
-        headers, dropped = identity_headers(self.header_names, attributes)
+        headers, dropped = identity_headers(self.app_header_names.get(app_id, self.header_names),
+                                            attributes)
         if dropped:
             log.warning("dropped unsafe identity attributes %s for session of %r",
                         ",".join(dropped), record.user)
@@ -184,7 +197,7 @@ class AuthEndpoint:
             self.runtime.outage.failed("auth", exc)
             return "503 Service Unavailable", [NO_STORE]
         if record is not None and record.data.get("auth_method") == "emergency":
-            return "200 OK", [*self.rendered_headers(record), NO_STORE]
+            return "200 OK", [*self.rendered_headers(record, app.id), NO_STORE]
         port = f":{parts.port}" if parts.port else ""
         start = f"{parts.scheme}://{parts.hostname}{port}{app.path_prefix}"
         return self.login_required(environ, start)

@@ -40,6 +40,11 @@ class DirectoryStack(Stack):
                              "display_name": {"claim": "name"}}
         return config
 
+    def apps_config(self) -> list[dict[str, Any]]:
+        apps = super().apps_config()
+        apps[1]["headers"] = {"X-Dept": "department", "X-Team-Mail": "email"}
+        return apps
+
     def nginx_conf(self) -> str:
         # Profile headers are config-specific: the snippets are rendered for this config.
         return full_config(self.config(), gateway=[g.bind for g in self.gateways],
@@ -140,3 +145,13 @@ def test_directory_down_sign_in_uses_last_known_groups(stack: DirectoryStack):
         assert result.returncode == 1 and "failed" in result.stderr
     finally:
         stack.slapd.start()
+
+
+def test_app_specific_headers_reach_only_that_app_and_cannot_be_forged(stack: DirectoryStack):
+    alice = signed_in(stack, "alice")
+    forged = {"X-Dept": "99", "X-Team-Mail": "evil@example.com"}
+    at_b = alice.get(stack.url("app-b", "/"), headers={**API, **forged})
+    headers = {k.lower(): v for k, v in at_b.json()["headers"].items()}
+    assert (headers["x-dept"], headers["x-team-mail"]) == ("42", "alice@example.com")
+    at_a = alice.get(stack.url("app-a", "/"), headers={**API, **forged}).json()["headers"]
+    assert not {"x-dept", "x-team-mail"} & {k.lower() for k in at_a}

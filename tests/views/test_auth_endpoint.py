@@ -19,7 +19,7 @@ CONFIG = {
                   {"id": "other", "issuer": "https://other.example.com", "client_id": "c"}],
     "routing": {"default": "idp"},
     "apps": [
-        {"id": "wiki", "hosts": ["wiki.example.com"],
+        {"id": "wiki", "hosts": ["wiki.example.com"], "headers": {"X-Wiki-Mail": "email"},
          "rules": [{"paths": ["^/public/"], "policy": "bypass"},
                    {"paths": ["^/admin/"], "policy": "deny"}]},
         {"id": "desk", "hosts": ["*.desk.example.com"], "allowed_groups": ["agents"],
@@ -129,3 +129,11 @@ def test_store_outage_is_503_never_allow(runtime, monkeypatch):
 ])
 def test_read_cookie(header, expected):
     assert read_cookie(header, "ssomw_session") == expected
+
+
+def test_app_extra_headers_only_for_that_app(runtime):
+    cookie = cookie_for(runtime, ["agents"])
+    _, wiki = call(runtime, "https://wiki.example.com/", cookie)
+    _, desk = call(runtime, "https://x.desk.example.com/", cookie)
+    assert wiki["X-Wiki-Mail"] == "zoe@example.com" == wiki["X-Auth-Request-Email"]
+    assert "X-Wiki-Mail" not in desk
