@@ -64,6 +64,17 @@ class TokenPolicy:
 def validate_id_token(token: str, policy: TokenPolicy, jwks: JwksCache, nonce: str,
                       access_token: str | None, now: float | None = None) -> Claims:
     """Validate an ID token from the token endpoint; return its claims or raise TokenError."""
+    header, claims, key = _id_token(token, policy, jwks, now)
+    check_nonce(claims, nonce)
+    check_sub(claims)
+    check_at_hash(claims, header["alg"], key, access_token)
+    return claims
+
+
+def _id_token(token: str, policy: TokenPolicy, jwks: JwksCache, now: float | None
+              ) -> tuple[Header, Claims, Key]:
+    """The checks every ID token passes, fresh or refreshed: signature, iss, aud, azp, exp,
+    iat."""
     now = time.time() if now is None else now
     header, claims, key = _verified_token(token, policy, jwks, check_typ_not_logout)
     check_iss(claims, policy.issuer)
@@ -71,10 +82,7 @@ def validate_id_token(token: str, policy: TokenPolicy, jwks: JwksCache, nonce: s
     check_azp(claims, policy.client_id)
     check_exp(claims, now, policy.leeway, required=True)
     check_iat(claims, now, policy.leeway)
-    check_nonce(claims, nonce)
-    check_sub(claims)
-    check_at_hash(claims, header["alg"], key, access_token)
-    return claims
+    return header, claims, key
 
 
 def unverified_issuer(token: object) -> str | None:
@@ -394,13 +402,7 @@ def validate_refreshed_id_token(token: str, policy: TokenPolicy, jwks: JwksCache
     """OIDC Core 12.2: a refreshed ID token "iss Claim Value MUST be the same as in the ID
     Token issued when the original authentication occurred", likewise ``sub`` and ``aud``;
     "if the ID Token contains a nonce Claim, its value MUST be the same" as the original's."""
-    now = time.time() if now is None else now
-    header, claims, key = _verified_token(token, policy, jwks, check_typ_not_logout)
-    check_iss(claims, policy.issuer)
-    check_aud(claims, policy.client_id)
-    check_azp(claims, policy.client_id)
-    check_exp(claims, now, policy.leeway, required=True)
-    check_iat(claims, now, policy.leeway)
+    header, claims, key = _id_token(token, policy, jwks, now)
     check_sub(claims)
     if claims["sub"] != original.get("sub"):
         raise TokenError("sub_changed", "refreshed token is for another subject")
