@@ -87,13 +87,6 @@ def groups() -> None:
     """Local group assignments and why a user has each group."""
 
 
-def user_store(config_file: str | None):
-    from .runtime import Runtime
-
-    config = load_or_exit(config_file)
-    return Runtime.build(config)
-
-
 @groups.command("show")
 @CONFIG_OPTION
 @click.argument("user")
@@ -101,9 +94,9 @@ def groups_show(config_file: str | None, user: str) -> None:
     """The user's groups as last resolved, each with its source and how it was derived."""
     from .users import load_user, local_groups
 
-    runtime = user_store(config_file)
-    record = load_user(runtime.store, user)
-    local = local_groups(runtime.store, user)
+    _, store = session_store(config_file)
+    record = load_user(store, user)
+    local = local_groups(store, user)
     if record is None:
         click.echo(f"{user}: not seen yet (local groups: {', '.join(local) or 'none'})")
         return
@@ -121,8 +114,8 @@ def groups_set(config_file: str | None, user: str, names: tuple[str, ...]) -> No
     """Replace the user's local groups (none given: remove them all)."""
     from .users import set_local_groups
 
-    runtime = user_store(config_file)
-    result = set_local_groups(runtime.store, user, names)
+    _, store = session_store(config_file)
+    result = set_local_groups(store, user, names)
     click.echo(f"{user}: local groups: {', '.join(result) or 'none'}")
     click.echo("in force at the user's next sign-in or directory sync")
 
@@ -135,9 +128,9 @@ def groups_add(config_file: str | None, user: str, names: tuple[str, ...]) -> No
     """Add local groups to the user."""
     from .users import local_groups, set_local_groups
 
-    runtime = user_store(config_file)
-    current = local_groups(runtime.store, user)
-    result = set_local_groups(runtime.store, user, [*current, *names])
+    _, store = session_store(config_file)
+    current = local_groups(store, user)
+    result = set_local_groups(store, user, [*current, *names])
     click.echo(f"{user}: local groups: {', '.join(result)}")
 
 
@@ -149,9 +142,9 @@ def groups_remove(config_file: str | None, user: str, names: tuple[str, ...]) ->
     """Remove local groups from the user."""
     from .users import local_groups, set_local_groups
 
-    runtime = user_store(config_file)
-    result = set_local_groups(runtime.store, user,
-                              [g for g in local_groups(runtime.store, user) if g not in names])
+    _, store = session_store(config_file)
+    result = set_local_groups(store, user,
+                              [g for g in local_groups(store, user) if g not in names])
     click.echo(f"{user}: local groups: {', '.join(result) or 'none'}")
 
 

@@ -70,24 +70,34 @@ def sync_round(runtime: Runtime) -> None:
         log.warning("scheduled directory sync failed: %s", exc)
 
 
+class ProcessThread:
+    """A daemon thread started once per process, lazily: gunicorn forks workers after the
+    app is built, and threads do not survive a fork. ``ensure_started`` is cheap enough to
+    call on every request."""
+
+    def __init__(self, target: Callable[[], None], name: str):
+        self.target = target
+        self.name = name
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def ensure_started(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self.target, name=self.name, daemon=True).start()
+
+
 class Housekeeper:
     """``current`` returns the runtime in force (it changes when a new configuration loads)."""
 
     def __init__(self, current: Callable[[], Runtime], interval: float = PURGE_INTERVAL):
         self.current = current
         self.interval = interval
-        self._pid: int | None = None
-        self._lock = threading.Lock()
-
-    def ensure_started(self) -> None:
-        """Start this process's thread once (cheap to call on every request)."""
-        if self._pid == os.getpid():
-            return
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            self._pid = os.getpid()
-            threading.Thread(target=self._run, name="ssomw-housekeeping", daemon=True).start()
+        self.thread = ProcessThread(self._run, "ssomw-housekeeping")
+        self.ensure_started = self.thread.ensure_started
 
     def _run(self) -> None:
         next_sync = time.monotonic()

@@ -14,7 +14,6 @@ on the old one, and a version that fails to load here is logged and never used.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Any
 from . import create_app as create_flask_app
 from .config import Config, ConfigInvalid, config_path, load_config
 from .config.versions import ConfigVersions
-from .housekeeping import Housekeeper
+from .housekeeping import Housekeeper, ProcessThread
 from .logs import configure_logging
 from .middleware.proxy import TrustedProxies
 from .middleware.request_id import RequestId
@@ -71,8 +70,7 @@ class Gateway:
                                        base_dir=config.source.parent if config.source else None)
         self.stack = self.initial_stack(config, runtime)
         self.housekeeper = Housekeeper(lambda: self.stack.runtime)
-        self._watching: int | None = None
-        self._lock = threading.Lock()
+        self.watcher = ProcessThread(self._watch, "ssomw-config-watch")
 
     @property
     def runtime(self) -> Runtime:
@@ -106,19 +104,8 @@ class Gateway:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         self.housekeeper.ensure_started()
-        self.ensure_watching()
+        self.watcher.ensure_started()
         return self.stack.app(environ, start_response)
-
-    def ensure_watching(self) -> None:
-        import os
-
-        if self._watching == os.getpid():
-            return
-        with self._lock:
-            if self._watching != os.getpid():
-                self._watching = os.getpid()
-                threading.Thread(target=self._watch, name="ssomw-config-watch",
-                                 daemon=True).start()
 
     def _watch(self) -> None:
         source = self.file_config.source

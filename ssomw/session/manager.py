@@ -7,6 +7,7 @@ while idle timeouts only need minute-level precision.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -81,6 +82,12 @@ class Sessions:
 
     def end(self, session_id: str) -> bool:
         return self.store.delete_session(session_id)
+
+    def set_cookie(self, response: Any, record: SessionRecord, cookie: str) -> None:
+        """Write the session cookie. The server enforces the exact lifetime; the cookie may
+        outlive it by a little, since clients round Max-Age to whole seconds by their clock."""
+        response.set_cookie(value=cookie, max_age=math.ceil(record.expires - record.created) + 1,
+                            **self.cookie_options())
 
     def cookie_options(self) -> dict[str, Any]:
         s = self.settings

@@ -11,7 +11,6 @@ same response time, so nothing can be learned about users or groups. Every attem
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any
 
@@ -138,6 +137,5 @@ def start_session(rt: Runtime, settings: dict[str, Any], username: str, groups: 
         max_lifetime=settings["max_lifetime"])
     log.warning("emergency login of %r from %s", username, request.remote_addr)
     response = redirect(rd, 302)
-    response.set_cookie(value=cookie, max_age=math.ceil(record.expires - record.created) + 1,
-                        **rt.sessions.cookie_options())
+    rt.sessions.set_cookie(response, record, cookie)
     return response

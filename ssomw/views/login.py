@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import math
 import secrets
 import time
 from typing import Any
@@ -187,10 +186,7 @@ def callback() -> Any:
                  address=request.remote_addr, session=record.id[:8])
     session.clear()  # the flow session is spent; Flask-Session deletes it
     response = redirect(flow["rd"], 302)
-    # The server enforces the exact lifetime; the cookie may outlive it by a little, since
-    # clients round Max-Age to whole seconds from their own clock.
-    response.set_cookie(value=cookie, max_age=math.ceil(record.expires - record.created) + 1,
-                        **rt.sessions.cookie_options())
+    rt.sessions.set_cookie(response, record, cookie)
     return response
 
 
