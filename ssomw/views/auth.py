@@ -126,9 +126,7 @@ class AuthEndpoint:
         record = None
         if decision.outcome == "login":
             try:
-                record = self.runtime.sessions.load(
-                    read_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name))
-                self.runtime.outage.ok()
+                record = self.load_session(environ)
                 if (record is not None and self.refresh_tokens
                         and needs_refresh(record, self.clock())):
                     record = refresh(self.runtime, record)
@@ -158,6 +156,13 @@ class AuthEndpoint:
                 answer.append(("X-Accel-Expires", f"@{int(self.clock()) + bucketed}"))
             return "200 OK", [*answer, NO_STORE]
         return self.login_required(environ, original)
+
+    def load_session(self, environ: dict[str, Any]) -> SessionRecord | None:
+        """The request's live session; raises StoreUnavailable (the caller answers 503)."""
+        record = self.runtime.sessions.load(
+            read_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name))
+        self.runtime.outage.ok()
+        return record
 
     def rendered_headers(self, record: SessionRecord, app_id: str) -> list[tuple[str, str]]:
         """Identity headers for a session at an app, WSGI-encoded; memoized by their input
@@ -191,8 +196,7 @@ class AuthEndpoint:
         the emergency login may reach it; everyone else is sent to SSO sign-in for the app's
         start page (not back to the hidden page, which would loop)."""
         try:
-            record = self.runtime.sessions.load(
-                read_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name))
+            record = self.load_session(environ)
         except StoreUnavailable as exc:
             self.runtime.outage.failed("auth", exc)
             return "503 Service Unavailable", [NO_STORE]
