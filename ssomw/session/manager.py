@@ -89,6 +89,10 @@ class Sessions:
         response.set_cookie(value=cookie, max_age=math.ceil(record.expires - record.created) + 1,
                             **self.cookie_options())
 
+    def clear_cookie(self, response: Any) -> None:
+        options = self.cookie_options()
+        response.delete_cookie(options.pop("key"), **options)
+
     def cookie_options(self) -> dict[str, Any]:
         s = self.settings
         return {"key": s.name, "domain": s.domain, "path": "/", "secure": s.secure,

@@ -42,10 +42,7 @@ def logout() -> Any:
     if target is None:
         target = rd if "rd" in request.values else f"{rt.prefix}/logged-out"
     response = redirect(target, 302)
-    options = rt.sessions.cookie_options()
-    response.delete_cookie(options["key"], path="/", domain=options["domain"],
-                           secure=options["secure"], httponly=True,
-                           samesite=options["samesite"])
+    rt.sessions.clear_cookie(response)
     return response
 
 
