@@ -8,12 +8,15 @@ Atomic operations are single statements (UPSERT / DELETE ... RETURNING), which S
 as one write transaction; multi-statement writes use ``BEGIN IMMEDIATE``. A kv entry that
 never expires has ``expires = +Infinity`` (a REAL SQLite stores and compares natively), so
 every ``expires <= now`` check, purge included, leaves it alone without a schema change.
+Session rows read on the hot path are kept per process and re-read as soon as any process
+writes them (``marks.py``, a shared file next to the database).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import os
 import sqlite3
@@ -31,7 +34,9 @@ from ssomw.store.base import (
     optional_ttl_ms,
     ttl_ms,
 )
+from ssomw.store.marks import ChangeMarks, KeptRows
 
+log = logging.getLogger("ssomw.store")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -129,6 +134,7 @@ class SqliteStore(Store):
         self._conns: list[tuple[int, sqlite3.Connection]] = []
         self._generation = 0  # bumped by close() so every thread reconnects
         self._schema_pid = 0
+        self._kept: KeptRows[tuple[Any, ...]] | None = None
 
     # -- connections -----------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -165,8 +171,22 @@ class SqliteStore(Store):
             raise
         with self._lock:
             self._conns.append((pid, conn))
+            if self._kept is None:
+                self._kept = self._open_marks()
         self._local.conn, self._local.pid, self._local.gen = conn, pid, self._generation
         return conn
+
+    def _open_marks(self) -> KeptRows[tuple[Any, ...]] | None:
+        try:
+            return KeptRows(ChangeMarks(f"{self.path}.marks"))
+        except (OSError, ValueError) as exc:
+            log.warning("cannot map %s.marks (%s): every session read goes to the database",
+                        self.path, exc)
+            return None
+
+    def _changed(self, session_ids: Iterable[str]) -> None:
+        if self._kept is not None:
+            self._kept.marks.changed(session_ids)
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
         # Only the first opener switches modes and creates tables: both need locks that, taken
@@ -234,29 +254,48 @@ class SqliteStore(Store):
             rec.id, rec.user, rec.provider, rec.sub, rec.sid, rec.created, rec.last_seen,
             rec.expires, rec.deadline(idle_timeout), dump_data(rec.data),
         )  # fmt: skip
-        self._conn().execute(_PUT, params)
+        try:
+            self._conn().execute(_PUT, params)
+        finally:
+            self._changed((rec.id,))
 
     @_unavailable
     def get_session(self, session_id: str) -> SessionRecord | None:
-        row = self._conn().execute(_GET, (session_id,)).fetchone()
+        conn, kept = self._conn(), self._kept
+        if kept is None:
+            row = conn.execute(_GET, (session_id,)).fetchone()
+        else:
+            note, row = kept.get(session_id)
+            if row is None:
+                row = conn.execute(_GET, (session_id,)).fetchone()
+                kept.keep(session_id, note, row)
         if row is None or row[8] <= time.time():
             return None
         return self._record(row)
 
     @_unavailable
     def touch_session(self, session_id: str, last_seen: float, idle_timeout: float) -> None:
-        self._conn().execute(_TOUCH, (last_seen, last_seen + idle_timeout, session_id))
+        try:
+            self._conn().execute(_TOUCH, (last_seen, last_seen + idle_timeout, session_id))
+        finally:
+            self._changed((session_id,))
 
     @_unavailable
     def update_session_data(self, rec: SessionRecord) -> bool:
-        cur = self._conn().execute(
-            "UPDATE sessions SET data = ? WHERE id = ? AND deadline > ?",
-            (dump_data(rec.data), rec.id, time.time()))
+        try:
+            cur = self._conn().execute(
+                "UPDATE sessions SET data = ? WHERE id = ? AND deadline > ?",
+                (dump_data(rec.data), rec.id, time.time()))
+        finally:
+            self._changed((rec.id,))
         return cur.rowcount > 0
 
     @_unavailable
     def delete_session(self, session_id: str) -> bool:
-        rows = self._conn().execute(_DELETE, (session_id,)).fetchall()
+        try:
+            rows = self._conn().execute(_DELETE, (session_id,)).fetchall()
+        finally:
+            self._changed((session_id,))
         return bool(rows) and rows[0][0] > time.time()
 
     @_unavailable
@@ -265,13 +304,16 @@ class SqliteStore(Store):
         if not ids:
             return 0
         conn, now, live = self._conn(), time.time(), 0
-        with self._write(conn):
-            for i in range(0, len(ids), _BATCH):
-                chunk = ids[i : i + _BATCH]
-                marks = ",".join("?" * len(chunk))
-                sql = f"DELETE FROM sessions WHERE id IN ({marks}) RETURNING deadline"
-                live += sum(1 for (deadline,) in conn.execute(sql, chunk).fetchall()
-                            if deadline > now)  # fmt: skip
+        try:
+            with self._write(conn):
+                for i in range(0, len(ids), _BATCH):
+                    chunk = ids[i : i + _BATCH]
+                    marks = ",".join("?" * len(chunk))
+                    sql = f"DELETE FROM sessions WHERE id IN ({marks}) RETURNING deadline"
+                    live += sum(1 for (deadline,) in conn.execute(sql, chunk).fetchall()
+                                if deadline > now)  # fmt: skip
+        finally:
+            self._changed(ids)
         return live
 
     def _select(self, where: str, params: tuple[Any, ...]) -> list[SessionRecord]:
@@ -298,13 +340,17 @@ class SqliteStore(Store):
     @_unavailable
     def purge_expired(self, now: float, idle_timeout: float) -> int:
         conn = self._conn()
-        with self._write(conn):
-            cur = conn.execute(
-                "DELETE FROM sessions WHERE deadline <= ? OR last_seen < ?",
-                (now, now - idle_timeout),
-            )
-            removed = cur.rowcount
-            conn.execute("DELETE FROM kv WHERE expires <= ?", (now,))
+        try:
+            with self._write(conn):
+                cur = conn.execute(
+                    "DELETE FROM sessions WHERE deadline <= ? OR last_seen < ?",
+                    (now, now - idle_timeout),
+                )
+                removed = cur.rowcount
+                conn.execute("DELETE FROM kv WHERE expires <= ?", (now,))
+        finally:
+            if self._kept is not None:
+                self._kept.marks.changed_all()
         return removed
 
     # -- key/value -------------------------------------------------------------------------
@@ -370,6 +416,8 @@ class SqliteStore(Store):
             mine = [c for p, c in self._conns if p == pid]
             self._conns = [(p, c) for p, c in self._conns if p != pid]
             self._generation += 1
+        if self._kept is not None:
+            self._kept.clear()
         for conn in mine:
             try:
                 conn.close()
