@@ -7,7 +7,6 @@ TTL) makes one instance do each round however many workers and instances share t
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -72,22 +71,25 @@ def sync_round(runtime: Runtime) -> None:
 
 class ProcessThread:
     """A daemon thread started once per process, lazily: gunicorn forks workers after the
-    app is built, and threads do not survive a fork. ``ensure_started`` is cheap enough to
-    call on every request."""
+    app is built, and threads do not survive a fork (in the child, the parent's thread is
+    simply not alive). ``ensure_started`` is cheap enough (no system call) to call on every
+    request, and also restarts a thread that died."""
 
     def __init__(self, target: Callable[[], None], name: str):
         self.target = target
         self.name = name
-        self._pid: int | None = None
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def ensure_started(self) -> None:
-        if self._pid == os.getpid():
+        thread = self._thread
+        if thread is not None and thread.is_alive():
             return
         with self._lock:
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                threading.Thread(target=self.target, name=self.name, daemon=True).start()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self.target, name=self.name,
+                                                 daemon=True)
+                self._thread.start()
 
 
 class Housekeeper:

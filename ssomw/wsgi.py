@@ -2,8 +2,8 @@
 
 The stack, outermost first::
 
-    RequestId → Gateway → TrustedProxies → {prefix}/auth → AuthEndpoint (plain WSGI, hot path)
-                                           anything else → SecurityHeaders → Flask app
+    Gateway → {prefix}/auth  → AuthEndpoint (plain WSGI, the hot path: nothing in between)
+            → anything else → RequestId → TrustedProxies → SecurityHeaders → Flask app
 
 Everything built from a configuration (runtime, Flask app, auth endpoint, proxy trust) is one
 immutable :class:`Stack`. The Gateway swaps in a new Stack when a new configuration version
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,9 @@ WATCH_INTERVAL = 1.0
 @dataclass(frozen=True)
 class Stack:
     runtime: Runtime
-    app: Callable[..., Iterable[bytes]]
+    auth_path: str
+    auth: Callable[..., Iterable[bytes]]
+    pages: Callable[..., Iterable[bytes]]
     version: int | None
 
 
@@ -48,16 +50,8 @@ def build_stack_for(config: Config, runtime: Runtime | None = None,
                     version: int | None = None) -> Stack:
     runtime = runtime or Runtime.build(config)
     flask = create_flask_app(config, runtime)
-    auth_path = f"{config.prefix}/auth"
-    auth = AuthEndpoint(runtime)
-    pages = SecurityHeaders(flask.wsgi_app)
-
-    def dispatch(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == auth_path:
-            return auth(environ, start_response)
-        return pages(environ, start_response)
-
-    return Stack(runtime, TrustedProxies(dispatch, runtime.trusted_proxies), version)
+    pages = RequestId(TrustedProxies(SecurityHeaders(flask.wsgi_app), runtime.trusted_proxies))
+    return Stack(runtime, f"{config.prefix}/auth", AuthEndpoint(runtime), pages, version)
 
 
 class Gateway:
@@ -105,7 +99,10 @@ class Gateway:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         self.housekeeper.ensure_started()
         self.watcher.ensure_started()
-        return self.stack.app(environ, start_response)
+        stack = self.stack
+        if environ.get("PATH_INFO") == stack.auth_path:
+            return stack.auth(environ, start_response)
+        return stack.pages(environ, start_response)
 
     def _watch(self) -> None:
         source = self.file_config.source
@@ -134,7 +131,7 @@ class Gateway:
             config = self.versions.validate(version.data)
         except ConfigInvalid as exc:
             log.error("configuration version %d does not load here: %s", number, exc)
-            self.stack = Stack(self.stack.runtime, self.stack.app, number)  # don't retry
+            self.stack = replace(self.stack, version=number)  # don't retry
             return
         self.swap(config, number)
 
@@ -158,8 +155,8 @@ class Gateway:
                     f"version {number}" if number else "from the file")
 
 
-def build_stack(config: Config, runtime: Runtime | None = None) -> Any:
-    return RequestId(Gateway(config, runtime))
+def build_stack(config: Config, runtime: Runtime | None = None) -> Gateway:
+    return Gateway(config, runtime)
 
 
 def create_app(path: str | None = None) -> Any:

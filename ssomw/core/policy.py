@@ -184,6 +184,11 @@ class Policy:
             dot = name.find(".", dot + 1)
         return best
 
+    @staticmethod
+    def uses_address(app: App) -> bool:
+        """Whether a rule of ``app`` looks at the client address (else decide ignores it)."""
+        return bool(app._plan.needs_address)
+
     def decide(self, app: App, method: str, path: str, client_ip: str,
                identity: Identity | None) -> Decision:
         """The decision for one request to ``app``: the first matching rule wins; for an

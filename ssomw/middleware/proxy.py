@@ -3,6 +3,7 @@
 Usage::
 
     app = TrustedProxies(app, trusted=parse_networks(["127.0.0.1/32"]))
+    TrustedProxies(None, trusted).client_ip(environ)  # only the address, environ untouched
 
 For a trusted peer, ``REMOTE_ADDR`` becomes the client address found by walking
 ``X-Forwarded-For`` from the right, and ``X-Forwarded-Proto``/``-Host`` set the scheme and host.
@@ -31,6 +32,14 @@ class TrustedProxies:
     def _is_trusted(self, peer: str) -> bool:
         address = parse_address(peer)
         return address is not None and in_networks(address, self.trusted)
+
+    def client_ip(self, environ: dict[str, Any]) -> str:
+        """The client's address, leaving ``environ`` as it is (for the auth endpoint, which
+        needs it only when a rule looks at networks)."""
+        peer = environ.get("REMOTE_ADDR", "")
+        if self.trusted and self._trusted_peer(peer):
+            return self._client(peer, environ.get("HTTP_X_FORWARDED_FOR"))
+        return peer
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         peer = environ.get("REMOTE_ADDR", "")

@@ -21,13 +21,18 @@ from ..request_context import bind_request_id, reset_request_id
 SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
 
+def supplied_request_id(environ: dict[str, Any]) -> str | None:
+    """nginx's ``X-Request-Id`` when it is sane (it ends up in log lines), else None."""
+    supplied = environ.get("HTTP_X_REQUEST_ID", "")
+    return supplied if SANE_ID.match(supplied) else None
+
+
 class RequestId:
     def __init__(self, app: Any):
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        supplied = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = supplied if SANE_ID.match(supplied) else secrets.token_hex(12)
+        request_id = supplied_request_id(environ) or secrets.token_hex(12)
         environ["ssomw.request_id"] = request_id
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

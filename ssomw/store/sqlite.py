@@ -101,6 +101,16 @@ _BATCH = 500  # stays well under SQLite's bound-parameter limit
 # Connections inherited across fork(): closing them in the child could checkpoint or
 # unlink the parent's WAL, so they are parked here for the life of the process.
 _INHERITED: list[sqlite3.Connection] = []
+# This process's id, kept current across fork() so the hot path needs no system call for it.
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def _unavailable(fn: Callable[P, R]) -> Callable[P, R]:
@@ -140,7 +150,7 @@ class SqliteStore(Store):
     def _conn(self) -> sqlite3.Connection:
         local = self._local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
-        if conn is not None and local.pid == os.getpid() and local.gen == self._generation:
+        if conn is not None and local.pid == _pid and local.gen == self._generation:
             return conn
         return self._open()
 
@@ -261,13 +271,13 @@ class SqliteStore(Store):
 
     @_unavailable
     def get_session(self, session_id: str) -> SessionRecord | None:
-        conn, kept = self._conn(), self._kept
+        kept = self._kept
         if kept is None:
-            row = conn.execute(_GET, (session_id,)).fetchone()
+            row = self._conn().execute(_GET, (session_id,)).fetchone()
         else:
             note, row = kept.get(session_id)
             if row is None:
-                row = conn.execute(_GET, (session_id,)).fetchone()
+                row = self._conn().execute(_GET, (session_id,)).fetchone()
                 kept.keep(session_id, note, row)
         if row is None or row[8] <= time.time():
             return None

@@ -18,7 +18,10 @@ from .. import metrics
 from ..core.headers import identity_headers, to_wsgi
 from ..core.policy import Decision, Identity
 from ..core.request_kind import is_navigation
+from ..middleware.proxy import TrustedProxies
+from ..middleware.request_id import supplied_request_id
 from ..oidc.refresh import needs_refresh, refresh
+from ..request_context import NO_REQUEST, bind_request_id, reset_request_id
 from ..runtime import Runtime
 from ..store.base import SessionRecord, StoreUnavailable
 
@@ -70,11 +73,18 @@ def attributes_of(record: SessionRecord) -> dict[str, Any]:
 
 
 class AuthEndpoint:
-    """Answers nginx's subrequest per contract §2 (200 / 401 / 403 / 503)."""
+    """Answers nginx's subrequest per contract §2 (200 / 401 / 403 / 503).
+
+    The Gateway calls it directly, outside the middleware the pages get: it binds nginx's
+    request id for its log lines itself and resolves the client address (through the trusted
+    proxies) only for apps whose rules look at it; it adds no ``X-Request-Id`` to its answer,
+    which nginx never passes on.
+    """
 
     def __init__(self, runtime: Runtime, clock: Callable[[], float] = time.time):
         self.runtime = runtime
         self.clock = clock
+        self.proxies = TrustedProxies(None, runtime.trusted_proxies)
         self.header_names = {**runtime.config["headers"],
                              **runtime.identities.profile_headers()}
         self.cookie_name = runtime.config["session"]["name"]
@@ -95,7 +105,11 @@ class AuthEndpoint:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
-        status, headers = self.decide(environ)
+        token = bind_request_id(supplied_request_id(environ) or NO_REQUEST)
+        try:
+            status, headers = self.decide(environ)
+        finally:
+            reset_request_id(token)
         start_response(status, headers)
         metrics.auth_decision(environ.get("ssomw.app_id", metrics.UNKNOWN),
                               metrics.auth_outcome(status, environ.get("ssomw.decision")),
@@ -118,7 +132,7 @@ class AuthEndpoint:
         if app is None:
             return "403 Forbidden", [NO_STORE]
         environ["ssomw.app_id"] = app.id
-        client_ip = environ.get("REMOTE_ADDR", "")  # TrustedProxies already resolved it
+        client_ip = self.proxies.client_ip(environ) if policy.uses_address(app) else ""
         path = parts.path or "/"
         if app.sso and app.local_login_paths and is_local_login(app.local_login_paths, path):
             return self.local_login(app, environ, parts)

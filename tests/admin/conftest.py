@@ -107,7 +107,7 @@ def make_gw(tmp_path: Path) -> Iterator[Callable[..., Gw]]:
     def make(raw: dict[str, Any] | None = None) -> Gw:
         raw = raw or config_with(tmp_path)
         stack = build_stack(from_text(yaml.safe_dump(raw)))
-        gw = Gw(Client(stack, use_cookies=False), stack.app, raw)
+        gw = Gw(Client(stack, use_cookies=False), stack, raw)
         made.append(gw)
         return gw
 

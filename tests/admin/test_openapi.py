@@ -52,7 +52,7 @@ def api_schema(tmp_path: Path) -> Iterator[schemathesis.BaseSchema]:
         return stack(environ, start_response)
 
     yield schemathesis.openapi.from_wsgi(f"{API}/openapi.json", from_loopback)
-    stack.app.store.close()
+    stack.store.close()
 
 
 @pytest.mark.parametrize("path, method, mode", OPERATIONS)

@@ -1,12 +1,13 @@
 """Throughput and latency of the auth path through the real chain (a script, not a test).
 
     .venv/bin/python tests/bench/bench_auth.py [--duration 10] [--connections 32] [--threads 2]
-        [--sessions 100] [--urls 1000] [--many-apps] [--json out.json]
+        [--sessions 100] [--urls 1000] [--latency-connections 2] [--many-apps] [--json out.json]
 
 Scenarios, all through one nginx on 127.0.0.1 (see README.md): (a) static file, no auth;
 (b) the same file behind ssomw with the decision cache; (c) the same without the cache;
 (d) a 40-line HMAC-cookie app behind the same auth_request setup; (c') = (c) with 50 apps ×
-20 rules. Then the logout bound: how long a revoked session still gets 200 while (b) runs.
+20 rules; (a~)/(b~) = (a)/(b) at light load (2 connections), where added latency is judged.
+Then the logout bound: how long a revoked session still gets 200 while (b) runs.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from tests.bench.wrkrun import (  # noqa: E402
 )
 
 CPU_COLUMNS = ("nginx", "gateway", "baseline", "wrk", "sirq", "other")
-TARGETS = "b >= 0.5 x a, added p99 <= 1 ms, c >= 0.8 x d, logout bound <= 1 s"
+TARGETS = ("b >= 0.5 x a, added p99 (light load) <= 1 ms, c >= 0.8 x d, "
+           "logout bound <= 1 s")
 WORDS = ("alpha", "billing", "reports", "team", "design", "infra", "roadmap", "release",
          "budget", "onboarding", "security", "metrics", "support", "search", "archive")
 
@@ -69,10 +71,12 @@ class Bench:
         self.results: dict[str, Result] = {}
         self.all_runs: dict[str, list[Result]] = {}
 
-    def measure(self, key: str, label: str, mix: Path) -> Result:
+    def measure(self, key: str, label: str, mix: Path, light: bool = False) -> Result:
+        """One scenario: at saturation (``--connections``), or with ``light`` at the light
+        load the added-latency target is judged at (``--latency-connections``, one thread)."""
         a = self.args
-        options = {"connections": a.connections, "threads": a.threads,
-                   "groups": self.stack.process_groups()}
+        options = {"connections": a.latency_connections if light else a.connections,
+                   "threads": 1 if light else a.threads, "groups": self.stack.process_groups()}
         run_wrk(f"{key} warm-up", mix, self.stack.port, duration=a.warmup, **options)
         result = run_wrk(label, mix, self.stack.port, duration=a.duration, **options)
         # With --rounds > 1, keep the run least disturbed by other processes on the machine.
@@ -159,6 +163,7 @@ def report(results: dict[str, Result], logout: list[dict], diag: dict[str, dict]
         print(f"({key:2}) {r.name:40} {r.rps:9,.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} "
               f"{r.p999_ms:8.2f} {r.errors:4}  {cpu}")
     a, b, c, d = (results[k] for k in "abcd")
+    a_light, b_light = results["a~"], results["b~"]
     for r in results.values():
         if abs(r.bytes_per_response - a.bytes_per_response) > 0.01 * a.bytes_per_response:
             print(f"WARNING ({r.name}): {r.bytes_per_response:.0f} bytes per response instead "
@@ -167,17 +172,19 @@ def report(results: dict[str, Result], logout: list[dict], diag: dict[str, dict]
             print(f"WARNING ({r.name}): {r.cpu['other']:.0f}% of the CPU went to other "
                   "processes on the machine: the numbers are not clean")
     ratios = {"b/a": b.rps / a.rps, "c/a": c.rps / a.rps, "c/d": c.rps / d.rps,
-              "added_p99_ms": b.p99_ms - a.p99_ms}
+              "added_p99_ms": b_light.p99_ms - a_light.p99_ms,
+              "added_p99_ms_saturated": b.p99_ms - a.p99_ms}
     if "c'" in results:
         ratios["c'/c"] = results["c'"].rps / c.rps
     worst = max(t["seconds"] for t in logout)
     checks = {"b/a >= 0.5": ratios["b/a"] >= 0.5,
-              "added p99 <= 1 ms": ratios["added_p99_ms"] <= 1,
+              "added p99 (light load) <= 1 ms": ratios["added_p99_ms"] <= 1,
               "c/d >= 0.8": ratios["c/d"] >= 0.8, "logout bound <= 1 s": worst <= 1.0}
     many = ratios.get("c'/c")
     extra = f"   c'/c {many:.2f}" if many is not None else ""
     print(f"\nratios: b/a {ratios['b/a']:.2f}   c/a {ratios['c/a']:.3f}   "
-          f"c/d {ratios['c/d']:.2f}   added p99 (b-a) {ratios['added_p99_ms']:.2f} ms{extra}")
+          f"c/d {ratios['c/d']:.2f}   added p99 (b~ - a~) {ratios['added_p99_ms']:.2f} ms "
+          f"(at saturation, b - a: {ratios['added_p99_ms_saturated']:.2f} ms){extra}")
     print(f"logout bound: worst {worst:.3f} s over {len(logout)} revocations "
           f"({', '.join(str(t['seconds']) for t in logout)})")
     for key, summary in diag.items():
@@ -217,6 +224,10 @@ def run(args: argparse.Namespace, workdir: Path, cache_dir: Path) -> dict:
             bench.measure("a", "static file, no auth", static)
             bench.measure("b", "ssomw, decision cache on", ssomw)
             bench.measure("b2", "as b, app-b URLs only (key: session+host)", app_b)
+            bench.measure("a~", f"as a, light load ({args.latency_connections} conn.)",
+                          static, light=True)
+            bench.measure("b~", f"as b, light load ({args.latency_connections} conn.)",
+                          ssomw, light=True)
         logout = logout_bound(bench, ssomw, [(n, cookie_header(0, cookie, sessions[n]))
                                              for n in stack.user_names[args.sessions:]])
         diag = {}
@@ -254,6 +265,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario")
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--latency-connections", type=int, default=2,
+                   help="connections (one wrk thread) of the light-load runs a~ and b~, "
+                        "which the added-p99 target is judged on")
     p.add_argument("--sessions", type=int, default=100, help="signed-in users in the mix")
     p.add_argument("--urls", type=int, default=1000, help="distinct URLs, split over 2 apps")
     p.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: cores)")

@@ -137,3 +137,31 @@ def test_app_extra_headers_only_for_that_app(runtime):
     _, desk = call(runtime, "https://x.desk.example.com/", cookie)
     assert wiki["X-Wiki-Mail"] == "zoe@example.com" == wiki["X-Auth-Request-Email"]
     assert "X-Wiki-Mail" not in desk
+
+
+@pytest.mark.parametrize("peer, forwarded, expected", [
+    pytest.param("127.0.0.1", "10.1.2.3", 200, id="trusted-proxy-says-lan"),
+    pytest.param("127.0.0.1", "192.0.2.7", 401, id="trusted-proxy-says-outside"),
+    pytest.param("192.0.2.9", "10.1.2.3", 401, id="untrusted-peer-forged-header"),
+    pytest.param("10.4.4.4", None, 200, id="direct-lan-peer"),
+])
+def test_network_rules_see_the_client_through_trusted_proxies_only(tmp_path, peer, forwarded,
+                                                                    expected):
+    """The whole stack (the Gateway sends /auth straight to the endpoint, outside the pages'
+    proxy middleware): X-Forwarded-For counts only from server.trusted_proxies."""
+    from werkzeug.test import Client
+
+    from ssomw.wsgi import build_stack
+
+    data = {**CONFIG, "store": {"backend": "sqlite", "path": str(tmp_path / "s.db")},
+            "apps": [{"id": "lan", "hosts": ["lan.example.com"],
+                      "rules": [{"networks": ["10.0.0.0/8"], "policy": "bypass"}]}]}
+    gateway = build_stack(from_text(yaml.safe_dump(data)))
+    headers = {"X-Original-URL": "https://lan.example.com/x", "X-Request-Id": "req-0123456789"}
+    if forwarded:
+        headers["X-Forwarded-For"] = forwarded
+    response = Client(gateway).get("/sso/auth", headers=headers,
+                                   environ_base={"REMOTE_ADDR": peer})
+    assert response.status_code == expected
+    assert "X-Auth-Request-User" not in response.headers
+    gateway.store.close()
