@@ -28,7 +28,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ssomw.core.errors import RulesError
 from ssomw.core.networks import (
@@ -193,20 +193,19 @@ class Policy:
                identity: Identity | None) -> Decision:
         """The decision for one request to ``app``: the first matching rule wins; for an
         ambiguous path, the strictest decision over its readings (``path_forms``)."""
+        return self.match(app, method, path, client_ip).resolve(identity)
+
+    def match(self, app: App, method: str, path: str, client_ip: str) -> Match:
+        """The rule part of :meth:`decide`, done once: the auth endpoint resolves the match
+        for "no session" first and, only if that needs sign-in, for the session's identity."""
         plan: _Plan = app._plan
         if plan.sso_off is not None:
             return plan.sso_off
         method = method if method.isupper() else method.upper()
         address = parse_address(client_ip) if plan.needs_address else None
         if plain_path(path):
-            return plan.decide(method, path, address, identity)
-        best: Decision | None = None
-        for form in path_forms(path):
-            decision = plan.decide(method, form, address, identity)
-            if best is None or _STRICTNESS[decision.outcome] > _STRICTNESS[best.outcome]:
-                best = decision
-        assert best is not None  # path_forms is never empty
-        return best
+            return plan.match(method, path, address)
+        return _Strictest(tuple(plan.match(method, form, address) for form in path_forms(path)))
 
     def explain(self, app: App, method: str, path: str, client_ip: str,
                 identity: Identity | None) -> Explanation:
@@ -215,8 +214,9 @@ class Policy:
         method = method.upper()
         address = parse_address(client_ip)
         forms = path_forms(path)
-        form = next((f for f in forms if app._plan.decide(method, f, address, identity)
-                     == decision), forms[0])
+        form = next((f for f in forms
+                     if app._plan.match(method, f, address).resolve(identity) == decision),
+                    forms[0])
         checks: list[RuleCheck] = []
         for rule in app.rules if app.sso else ():
             why_not = rule.mismatch(method, form, address)
@@ -288,23 +288,47 @@ class _Outcomes:
         return self.allow
 
 
+class Match(Protocol):
+    """What a request matched; the decision then depends only on who is asking."""
+
+    def resolve(self, identity: Identity | None) -> Decision: ...
+
+
+class _Fixed:
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+
+    def resolve(self, identity: Identity | None) -> Decision:
+        return self.decision
+
+
+class _Strictest:
+    """An ambiguous path: every reading's outcome, and the strictest decision wins."""
+
+    def __init__(self, readings: tuple[Match, ...]) -> None:
+        self.readings = readings
+
+    def resolve(self, identity: Identity | None) -> Decision:
+        decisions = [reading.resolve(identity) for reading in self.readings]
+        return max(decisions, key=lambda decision: _STRICTNESS[decision.outcome])
+
+
 class _Plan:
     def __init__(self, app: App) -> None:
-        self.sso_off = None if app.sso else Decision(
+        self.sso_off = None if app.sso else _Fixed(Decision(
             "bypass", app.id, None, f"app {app.id!r} has sso: false; passed through untouched",
-            app.cache_scope)
+            app.cache_scope))
         self.needs_address = any(rule.networks for rule in app.rules)
         self.rules = tuple((rule, _Outcomes(app, rule)) for rule in app.rules)
         self.default = _Outcomes(app, None)
 
-    def decide(self, method: str, path: str, address: Address | None,
-               identity: Identity | None) -> Decision:
+    def match(self, method: str, path: str, address: Address | None) -> Match:
         if self.sso_off is not None:
             return self.sso_off
         for rule, outcomes in self.rules:
             if rule.matches(method, path, address):
-                return outcomes.resolve(identity)
-        return self.default.resolve(identity)
+                return outcomes
+        return self.default
 
 
 # --- building: every check records (path, message) and carries on -------------------------

@@ -94,13 +94,15 @@ def _refresh_once(runtime: Runtime, record: SessionRecord, now: float
             log.warning("refreshed id_token for %r rejected (%s); session ended", record.user,
                         getattr(exc, "code", type(exc).__name__))
             return "end"
-        record.data["id_token"] = id_token
-    record.data["tokens"] = {
+    changes: dict[str, Any] = {"tokens": {
         "access_token": access_token,
         "refresh_token": token.get("refresh_token") or tokens["refresh_token"],
         "expires_at": float(token["expires_at"]) if token.get("expires_at") else None,
-    }
-    if not runtime.store.update_session_data(record):
+    }}
+    if isinstance(id_token, str):
+        changes["id_token"] = id_token
+    updated = record.with_data(**changes)  # the record read may be shared: never in place
+    if not runtime.store.update_session_data(updated):
         return "end"  # logged out while we refreshed: stay logged out
     log.info("refreshed tokens of %r at %s", record.user, provider.id)
-    return record
+    return updated

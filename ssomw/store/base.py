@@ -10,7 +10,7 @@ import abc
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -36,6 +36,12 @@ class SessionRecord:
         """When the session ends unless touched again: the earlier of max life and idle end."""
         return min(self.expires, self.last_seen + idle_timeout)
 
+    def with_data(self, **changes: Any) -> SessionRecord:
+        """A copy with these ``data`` keys replaced. Records from ``get_session`` may be
+        shared by every caller in the process (a backend may keep them), so changes are
+        always made on a copy, never in place."""
+        return replace(self, data={**self.data, **changes})
+
 
 class Store(abc.ABC):
     """Sessions (indexed by id, provider sid, provider sub and user) plus a small kv.
@@ -54,7 +60,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def get_session(self, session_id: str) -> SessionRecord | None:
-        """The live session with this id, else None. Hot path: one lookup."""
+        """The live session with this id, else None. Hot path: one lookup.
+
+        The record may be shared with other callers in this process: read it, and make
+        changes on a copy (:meth:`SessionRecord.with_data`)."""
 
     @abc.abstractmethod
     def touch_session(self, session_id: str, last_seen: float, idle_timeout: float) -> None:

@@ -8,8 +8,9 @@ Atomic operations are single statements (UPSERT / DELETE ... RETURNING), which S
 as one write transaction; multi-statement writes use ``BEGIN IMMEDIATE``. A kv entry that
 never expires has ``expires = +Infinity`` (a REAL SQLite stores and compares natively), so
 every ``expires <= now`` check, purge included, leaves it alone without a schema change.
-Session rows read on the hot path are kept per process and re-read as soon as any process
-writes them (``marks.py``, a shared file next to the database).
+Sessions read on the hot path are kept per process (the same record object is handed out
+again) and read again as soon as any process writes them (``marks.py``, a shared file next to
+the database).
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ class SqliteStore(Store):
         self._conns: list[tuple[int, sqlite3.Connection]] = []
         self._generation = 0  # bumped by close() so every thread reconnects
         self._schema_pid = 0
-        self._kept: KeptRows[tuple[Any, ...]] | None = None
+        self._kept: KeptRows[tuple[float, SessionRecord]] | None = None
 
     # -- connections -----------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -186,7 +187,7 @@ class SqliteStore(Store):
         self._local.conn, self._local.pid, self._local.gen = conn, pid, self._generation
         return conn
 
-    def _open_marks(self) -> KeptRows[tuple[Any, ...]] | None:
+    def _open_marks(self) -> KeptRows[tuple[float, SessionRecord]] | None:
         try:
             return KeptRows(ChangeMarks(f"{self.path}.marks"))
         except (OSError, ValueError) as exc:
@@ -273,15 +274,20 @@ class SqliteStore(Store):
     def get_session(self, session_id: str) -> SessionRecord | None:
         kept = self._kept
         if kept is None:
-            row = self._conn().execute(_GET, (session_id,)).fetchone()
+            found = self._read_session(session_id)
         else:
-            note, row = kept.get(session_id)
-            if row is None:
-                row = self._conn().execute(_GET, (session_id,)).fetchone()
-                kept.keep(session_id, note, row)
-        if row is None or row[8] <= time.time():
+            note, found = kept.get(session_id)
+            if found is None:
+                found = self._read_session(session_id)
+                kept.keep(session_id, note, found)
+        if found is None or found[0] <= time.time():
             return None
-        return self._record(row)
+        return found[1]
+
+    def _read_session(self, session_id: str) -> tuple[float, SessionRecord] | None:
+        """``(deadline, record)`` as stored, whether or not the deadline has passed."""
+        row = self._conn().execute(_GET, (session_id,)).fetchone()
+        return None if row is None else (row[8], self._record(row))
 
     @_unavailable
     def touch_session(self, session_id: str, last_seen: float, idle_timeout: float) -> None:

@@ -9,9 +9,10 @@ session record, evaluate the compiled rules — and never raises to nginx: bad i
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from .. import metrics
@@ -30,6 +31,51 @@ log = logging.getLogger("ssomw.auth")
 StartResponse = Callable[..., Any]
 MAX_URL = 8192
 NO_STORE = ("Cache-Control", "no-store")
+# The usual X-Original-URL ($scheme://$http_host$request_uri): plain ASCII authority without
+# userinfo, nothing urlsplit would strip or remove. Anything else goes through urlsplit.
+_USUAL_URL = re.compile(r"(https?)://([-a-zA-Z0-9.:\[\]]+)((?:/[^?#\x00-\x20\x7f]*)?)")
+
+
+class Target(NamedTuple):
+    """The original request's URL, as the decision needs it."""
+
+    scheme: str
+    host: str  # as urlsplit's .hostname gives it: lower case, no brackets
+    port: int | None
+    path: str
+
+
+def split_target(original: str, authorities: dict[str, Any]) -> Target | None:
+    """``urlsplit`` for X-Original-URL, or None for a URL to refuse (bad scheme, no host, bad
+    port, too long). The usual form is split by one regex, and each distinct authority is
+    parsed once (``authorities`` is the caller's memo); the result is the same either way."""
+    if len(original) > MAX_URL:
+        return None
+    usual = _USUAL_URL.match(original)
+    if usual is None or (usual.end() < len(original) and original[usual.end()] not in "?#"):
+        return _split_unusual(original)
+    scheme, authority, path = usual.groups()
+    host_port = authorities.get(authority)
+    if host_port is None:
+        target = _split_unusual(f"{scheme}://{authority}")
+        host_port = (target.host, target.port) if target else False
+        if len(authorities) >= 4096:
+            authorities.clear()
+        authorities[authority] = host_port
+    if not host_port:
+        return None
+    return Target(scheme, host_port[0], host_port[1], path)
+
+
+def _split_unusual(original: str) -> Target | None:
+    try:
+        parts = urlsplit(original)
+        host, port = parts.hostname or "", parts.port  # .port raises for a malformed port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    return Target(parts.scheme, host, port, parts.path)
 
 
 def read_cookie(header: str, name: str) -> str | None:
@@ -72,6 +118,12 @@ def attributes_of(record: SessionRecord) -> dict[str, Any]:
     }
 
 
+class _View(NamedTuple):
+    record: SessionRecord
+    identity: Identity
+    headers: dict[str, tuple[tuple[str, str], ...]]  # per app id, filled on first use
+
+
 class AuthEndpoint:
     """Answers nginx's subrequest per contract §2 (200 / 401 / 403 / 503).
 
@@ -92,6 +144,8 @@ class AuthEndpoint:
         metrics.register([app["id"] for app in runtime.config["apps"]],
                          [provider["id"] for provider in runtime.config["providers"]])
         self._rendered: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
+        self._views: dict[str, _View] = {}
+        self._authorities: dict[str, Any] = {}
         # apps[].headers: the same attributes under extra names, for that app only.
         self.app_header_names = {
             app["id"]: {**self.header_names, **{
@@ -119,24 +173,20 @@ class AuthEndpoint:
     def decide(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
         original = environ.get("HTTP_X_ORIGINAL_URL", "")
         method = environ.get("HTTP_X_ORIGINAL_METHOD", "GET").upper()
-        try:
-            parts = urlsplit(original) if len(original) <= MAX_URL else None
-            host = (parts.hostname or "") if parts else ""
-            _ = parts.port if parts else None  # a malformed port is bad input too
-        except ValueError:
-            parts, host = None, ""
-        if not parts or parts.scheme not in ("http", "https") or not host:
+        target = split_target(original, self._authorities)
+        if target is None:
             return "403 Forbidden", [NO_STORE]
         policy = self.runtime.config.policy
-        app = policy.match_app(host, parts.path or "/")
+        path = target.path or "/"
+        app = policy.match_app(target.host, path)
         if app is None:
             return "403 Forbidden", [NO_STORE]
         environ["ssomw.app_id"] = app.id
-        client_ip = self.proxies.client_ip(environ) if policy.uses_address(app) else ""
-        path = parts.path or "/"
         if app.sso and app.local_login_paths and is_local_login(app.local_login_paths, path):
-            return self.local_login(app, environ, parts)
-        decision = policy.decide(app, method, path, client_ip, None)
+            return self.local_login(app, environ, target)
+        client_ip = self.proxies.client_ip(environ) if policy.uses_address(app) else ""
+        match = policy.match(app, method, path, client_ip)
+        decision = match.resolve(None)
         record = None
         if decision.outcome == "login":
             try:
@@ -148,7 +198,7 @@ class AuthEndpoint:
                 self.runtime.outage.failed("auth", exc)
                 return "503 Service Unavailable", [NO_STORE]
             if record is not None:
-                decision = policy.decide(app, method, path, client_ip, identity_of(record))
+                decision = match.resolve(self.view_of(record).identity)
         return self.answer(decision, record, environ, original)
 
     def answer(self, decision: Decision, record: SessionRecord | None,
@@ -159,7 +209,7 @@ class AuthEndpoint:
         if outcome == "forbidden":
             return "403 Forbidden", [NO_STORE]
         if outcome == "allow" and record is not None:
-            answer = self.rendered_headers(record, decision.app_id)
+            answer = self.headers_for(record, decision.app_id)
             if decision.cache_scope != "none":
                 # Lets an nginx decision cache keep this answer for under 1 s (see
                 # nginxconf.py): to the end of this second, or — when nginx keys entries by a
@@ -177,6 +227,24 @@ class AuthEndpoint:
             read_cookie(environ.get("HTTP_COOKIE", ""), self.cookie_name))
         self.runtime.outage.ok()
         return record
+
+    def view_of(self, record: SessionRecord) -> _View:
+        """What the decision and the headers need from a session, worked out once per record:
+        a store that keeps records (SQLite) hands out the same object until the session
+        changes, so a changed session is always worked out afresh."""
+        view = self._views.get(record.id)
+        if view is None or view.record is not record:
+            if len(self._views) >= 16384:
+                self._views.clear()
+            view = self._views[record.id] = _View(record, identity_of(record), {})
+        return view
+
+    def headers_for(self, record: SessionRecord, app_id: str) -> list[tuple[str, str]]:
+        view = self.view_of(record)
+        headers = view.headers.get(app_id)
+        if headers is None:
+            headers = view.headers[app_id] = tuple(self.rendered_headers(record, app_id))
+        return list(headers)
 
     def rendered_headers(self, record: SessionRecord, app_id: str) -> list[tuple[str, str]]:
         """Identity headers for a session at an app, WSGI-encoded; memoized by their input
@@ -204,7 +272,7 @@ class AuthEndpoint:
             self._rendered[key] = rendered
         return list(rendered)
 
-    def local_login(self, app: Any, environ: dict[str, Any], parts: Any
+    def local_login(self, app: Any, environ: dict[str, Any], target: Target
                     ) -> tuple[str, list[tuple[str, str]]]:
         """The app's own login page is hidden while SSO is enforced: only a session made by
         the emergency login may reach it; everyone else is sent to SSO sign-in for the app's
@@ -215,9 +283,10 @@ class AuthEndpoint:
             self.runtime.outage.failed("auth", exc)
             return "503 Service Unavailable", [NO_STORE]
         if record is not None and record.data.get("auth_method") == "emergency":
-            return "200 OK", [*self.rendered_headers(record, app.id), NO_STORE]
-        port = f":{parts.port}" if parts.port else ""
-        start = f"{parts.scheme}://{parts.hostname}{port}{app.path_prefix}"
+            return "200 OK", [*self.headers_for(record, app.id), NO_STORE]
+        host = f"[{target.host}]" if ":" in target.host else target.host
+        port = f":{target.port}" if target.port else ""
+        start = f"{target.scheme}://{host}{port}{app.path_prefix}"
         return self.login_required(environ, start)
 
     def login_required(self, environ: dict[str, Any], target: str

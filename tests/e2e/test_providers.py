@@ -263,19 +263,17 @@ def test_concurrent_requests_during_refresh_see_no_logout(refreshing: Stack):
 
 
 def test_refused_refresh_means_signing_in_again(refreshing: Stack):
-    import sqlite3
     import time
+
+    from ssomw.store.sqlite import SqliteStore
 
     session = requests.Session()
     assert sign_in(session, refreshing.url("app-a", "/"), "bob", "test-password").ok
-    db = sqlite3.connect(str(refreshing.workdir / "ssomw.db"))
-    rows = db.execute("SELECT id, data FROM sessions WHERE user = 'bob'").fetchall()
-    import json
-    for session_id, data in rows:
-        value = json.loads(data)
-        value["tokens"]["refresh_token"] = "revoked-or-garbage"
-        db.execute("UPDATE sessions SET data = ? WHERE id = ?", (json.dumps(value), session_id))
-    db.commit()
+    store = SqliteStore(str(refreshing.workdir / "ssomw.db"))  # as the gateway writes it
+    for record in store.sessions_by_user("bob"):
+        tokens = {**record.data["tokens"], "refresh_token": "revoked-or-garbage"}
+        assert store.update_session_data(record.with_data(tokens=tokens))
+    store.close()
     time.sleep(3.5)
     response = session.get(refreshing.url("app-a", "/"), headers=API, allow_redirects=False)
     assert response.status_code == 401

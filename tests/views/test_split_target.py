@@ -1,0 +1,83 @@
+"""The auth endpoint's own URL splitter agrees with urllib's urlsplit on every input.
+
+``split_target`` takes a regex shortcut for the usual X-Original-URL and parses each distinct
+authority once; anything unusual goes to urlsplit. Whatever path it takes, the result must be
+what urlsplit alone gives (the app match and the rules depend on host and path).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from ssomw.views.auth import MAX_URL, Target, split_target
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+ESCAPES = {r"\t": "\t", r"\n": "\n", r"\r": "\r", r"\x00": "\x00", r"\x7f": "\x7f", r"\s": " "}
+
+
+def _lines(name: str) -> list[str]:
+    text = (DATA / name).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def _original_urls() -> list[str]:
+    pattern = re.compile("|".join(re.escape(k) for k in ESCAPES))
+    return [pattern.sub(lambda m: ESCAPES[m.group(0)], line) for line in
+            _lines("original_urls.txt")]
+
+
+def _redirect_payloads() -> list[str]:
+    """The open-redirect payloads and good targets, as hostile X-Original-URL values."""
+    code_point = re.compile(r"\{U\+([0-9A-Fa-f]{4,6})\}")
+    return [code_point.sub(lambda m: chr(int(m.group(1), 16)), line)
+            for name in ("open_redirects.txt", "good_redirects.txt") for line in _lines(name)]
+
+
+def reference(original: str) -> Target | None:
+    """What the endpoint did before it had a shortcut: urlsplit, nothing else."""
+    if len(original) > MAX_URL:
+        return None
+    try:
+        parts = urlsplit(original)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    return Target(parts.scheme, host, port, parts.path)
+
+
+CASES = _original_urls() + _redirect_payloads() + [
+    "https://wiki.example.com/" + "a" * (MAX_URL - 25), "https://wiki.example.com/" + "a" * MAX_URL]
+
+
+@pytest.mark.parametrize("original", CASES, ids=[repr(c)[:60] for c in CASES])
+def test_split_target_is_urlsplit(original: str) -> None:
+    authorities: dict[str, object] = {}
+    expected = reference(original)
+    assert split_target(original, authorities) == expected
+    assert split_target(original, authorities) == expected  # again, from the memo
+
+
+def test_the_usual_url_is_split_without_urlsplit(monkeypatch) -> None:
+    authorities: dict[str, object] = {}
+    assert split_target("https://wiki.example.com:8443/a?b", authorities) == \
+        Target("https", "wiki.example.com", 8443, "/a")
+
+    def fail(*_args: object) -> None:
+        raise AssertionError("urlsplit called for an authority already parsed")
+
+    monkeypatch.setattr("ssomw.views.auth.urlsplit", fail)
+    assert split_target("https://wiki.example.com:8443/c/d#e", authorities) == \
+        Target("https", "wiki.example.com", 8443, "/c/d")
+
+
+def test_the_authority_memo_is_bounded() -> None:
+    authorities: dict[str, object] = {}
+    for i in range(5000):
+        split_target(f"https://h{i}.example.com/", authorities)
+    assert len(authorities) <= 4096
