@@ -143,6 +143,7 @@ class Policy:
         self.apps = apps
         self._exact: dict[str, list[App]] = {}
         self._wildcard: dict[str, list[App]] = {}
+        self._hosts: dict[str, str] = {}  # request host -> normalise_host() ("" = not a host)
         for app in apps:
             for host in app.hosts:
                 if host.startswith("*."):
@@ -168,8 +169,13 @@ class Policy:
         boundary); on a tie an exact host beats a wildcard, a longer wildcard beats a
         shorter one, and then the app listed first wins.
         """
-        name = normalise_host(host)
+        name = self._hosts.get(host)
         if name is None:
+            name = normalise_host(host) or ""
+            if len(self._hosts) >= 4096:
+                self._hosts.clear()
+            self._hosts[host] = name  # few distinct hosts, each normalised once
+        if not name:
             return None
         path = normalise_path(path)
         best: App | None = None
