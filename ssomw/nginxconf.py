@@ -20,7 +20,9 @@ those carry ``X-Accel-Expires``; 401/403/anonymous answers are never cached), ke
   by nginx within 1 s — while the refills of different sessions spread over the second instead
   of all arriving at each second boundary. (nginx's cache time has whole-second resolution, so
   expiry times alone could not spread them.) The gateway, told so by the
-  ``X-Ssomw-Cache-Bucket`` request header, lets an entry live to the end of the next second.
+  ``X-Ssomw-Cache-Bucket`` request header, lets an entry live to the end of the next second;
+  with the cache off (``ssomw nginx --no-cache``) nginx sends no such header and the gateway
+  marks nothing cacheable.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ location = /_ssomw/auth {{
     proxy_set_header X-Original-Method $request_method;
     proxy_set_header X-Forwarded-For $remote_addr;
     proxy_set_header X-Request-Id $request_id;
-    proxy_set_header X-Ssomw-Cache-Bucket 1;
+    proxy_set_header X-Ssomw-Cache-Bucket $ssomw_cache_bucket;
 
     proxy_cache ssomw_auth;
     proxy_cache_key "$cookie_{cookie}|$host|$ssomw_cache_scope|$ssomw_bucket";
@@ -180,6 +182,10 @@ proxy_cache_path {cache_path} levels=1:2 keys_zone=ssomw_auth:10m max_size=64m i
                  use_temp_path=off;
 map $host $ssomw_nocache {{
     default "{0 if cache else 1}";
+}}
+map $ssomw_nocache $ssomw_cache_bucket {{
+    "1" "";
+    default "1";
 }}
 {bucket_maps(config["session"]["name"])}{scope_maps(config)}"""
 

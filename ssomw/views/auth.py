@@ -210,14 +210,13 @@ class AuthEndpoint:
             return "403 Forbidden", [NO_STORE]
         if outcome == "allow" and record is not None:
             answer = self.headers_for(record, decision.app_id)
-            if decision.cache_scope != "none":
-                # Lets an nginx decision cache keep this answer for under 1 s (see
-                # nginxconf.py): to the end of this second, or — when nginx keys entries by a
-                # second-long bucket, which alone bounds their use — the end of the next.
-                # Scope "none" (rules on the client address) is never cached: no cache key
-                # carries the address.
-                bucketed = bool(environ.get("HTTP_X_SSOMW_CACHE_BUCKET"))
-                answer.append(("X-Accel-Expires", f"@{int(self.clock()) + bucketed}"))
+            if decision.cache_scope != "none" and environ.get("HTTP_X_SSOMW_CACHE_BUCKET"):
+                # nginx's decision cache is on (its snippet sends the bucket header only then)
+                # and keys entries by a second-long bucket, which alone bounds their use to
+                # under 1 s (see nginxconf.py): the entry may live to the end of the next
+                # second. Scope "none" (rules on the client address) is never cached: no
+                # cache key carries the address.
+                answer.append(("X-Accel-Expires", f"@{int(self.clock()) + 1}"))
             return "200 OK", [*answer, NO_STORE]
         return self.login_required(environ, original)
 

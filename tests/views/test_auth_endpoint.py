@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -75,12 +76,20 @@ def test_decisions(runtime, url, groups, expected, identity):
     assert headers["Cache-Control"] == "no-store"
 
 
-def test_identity_headers_are_wsgi_latin1_of_utf8_and_cacheable_for_the_current_second(runtime):
+def test_identity_headers_are_wsgi_latin1_of_utf8(runtime):
     status, headers = call(runtime, "https://wiki.example.com/", cookie_for(runtime, ["b", "a"]))
     assert status == 200
     assert headers["X-Auth-Request-Groups"] == "a,b"
     assert headers["X-Auth-Request-Name"].encode("latin-1").decode("utf-8") == "Zoë"
-    assert headers["X-Accel-Expires"].startswith("@")
+
+
+def test_allow_is_cacheable_to_the_end_of_the_next_second_only_when_nginx_caches(runtime):
+    cookie = cookie_for(runtime, ["staff"])
+    before = int(time.time())
+    _, cached = call(runtime, "https://wiki.example.com/", cookie, HTTP_X_SSOMW_CACHE_BUCKET="1")
+    assert before + 1 <= int(cached["X-Accel-Expires"].lstrip("@")) <= int(time.time()) + 1
+    _, uncached = call(runtime, "https://wiki.example.com/", cookie)
+    assert "X-Accel-Expires" not in uncached and uncached["Cache-Control"] == "no-store"
 
 
 def test_session_from_a_provider_the_app_does_not_accept_must_sign_in_again(runtime):
