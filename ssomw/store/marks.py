@@ -34,6 +34,9 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+# The layout (slot count, width, hash) is shared by every process using the file: processes
+# that disagree on it (a rolling upgrade that changed it) miss each other's marks and fall
+# back on the max_age bound, as does a process whose file was deleted and made anew.
 SLOTS = 4096
 _WIDTH = 8
 _SIZE = _WIDTH * (SLOTS + 1)  # slot 0: changes to many sessions at once
