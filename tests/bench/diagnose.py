@@ -1,11 +1,12 @@
 """Why (b) is slower than (a): the decision cache's hit rate and the refill burst each second.
 
-The gateway marks cached decisions ``X-Accel-Expires: @<current second>``, so every entry
-expires at the same second boundary and is refilled by the next request for its key. This
-reads an nginx access log written during a (b) run (``BenchStack.nginx_conf(diag_log=...)``:
-``$msec $request_time $host $status $upstream_cache_status-of-the-auth-subrequest``) and
-reports, per app, how often the cache answered, and how throughput and latency of requests
-*starting* in the first 100 ms of a second compare with the rest of the second.
+Entries expire with their session's second-long time bucket (``$ssomw_bucket`` in the key; the
+gateway allows them to the end of the next second), and the next request for the key refills
+it; before c956412 every entry expired at the same second boundary. This reads an nginx access
+log written during a (b) run (``BenchStack.nginx_conf(diag_log=...)``: ``$msec $request_time
+$host $status $upstream_cache_status-of-the-auth-subrequest``) and reports, per app, how often
+the cache answered, and how throughput and latency of requests *starting* in the first 100 ms
+of a second compare with the rest of the second.
 """
 
 from __future__ import annotations
