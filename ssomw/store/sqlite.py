@@ -191,7 +191,9 @@ class SqliteStore(Store):
         try:
             return KeptRows(ChangeMarks(f"{self.path}.marks"))
         except (OSError, ValueError) as exc:
-            log.warning("cannot map %s.marks (%s): every session read goes to the database",
+            log.warning("cannot map %s.marks (%s): every session read goes to the database, "
+                        "and this process's session changes reach the sessions other "
+                        "processes keep only within 1 s; give it the database's owner and mode",
                         self.path, exc)
             return None
 
