@@ -16,13 +16,10 @@ import pytest
 import requests
 
 from ssomw.nginxconf import full_config
-from tests.support.signin import sign_in
 from tests.support.slapd import BASE_LDIF, Slapd, directory_settings
 
-from .conftest import start_stack
+from .conftest import API, signed_in, start_stack
 from .stack import REPO, Stack
-
-API = {"Accept": "application/json"}
 
 
 class DirectoryStack(Stack):
@@ -72,12 +69,6 @@ def seen(session: requests.Session, stack: Stack, path: str = "/page") -> dict[s
     response = session.get(stack.url("app-a", path), headers=API)
     assert response.status_code == 200, response.text
     return {k.lower(): v for k, v in response.json()["headers"].items()}
-
-
-def signed_in(stack: Stack, user: str) -> requests.Session:
-    session = requests.Session()
-    assert sign_in(session, stack.url("app-a", "/"), user, "test-password").status_code == 200
-    return session
 
 
 def test_groups_and_profile_from_provider_and_directory(stack: DirectoryStack):

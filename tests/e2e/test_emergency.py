@@ -17,11 +17,10 @@ from ssomw.store import open_store
 from tests.support.browser import browser_context, chromium_browser, screenshot
 from tests.support.signin import parse_forms, sign_in
 
-from .conftest import start_stack
+from .conftest import API, start_stack
 from .stack import REPO
 from .test_directory import DirectoryStack
 
-API = {"Accept": "application/json"}
 NAV = {"Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
 PATH = "/sso/break-glass-7f3a91c2e8d4b6a0"
 FAILED = "Sign-in failed."  # the one failure text, whatever the reason

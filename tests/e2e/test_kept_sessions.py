@@ -13,9 +13,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from .conftest import start_stack
+from .conftest import cli, signed_in, start_stack, status
 from .stack import Stack
-from .test_single_logout import cli, signed_in, status
 
 ROUNDS = 12  # enough requests that both workers of an instance answer some
 

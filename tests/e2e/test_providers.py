@@ -19,10 +19,9 @@ from tests.support.browser import browser_context, chromium_browser, screenshot
 from tests.support.oidc_provider import OidcProvider
 from tests.support.signin import parse_forms, sign_in
 
-from .conftest import start_stack
+from .conftest import API, start_stack
 from .stack import USERS, Stack
 
-API = {"Accept": "application/json"}
 NAV = {"Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
 PARTNER_USERS: dict[str, dict[str, Any]] = {
     "carol": {"email": "carol@partner.example", "email_verified": True, "name": "Carol Partner",

@@ -11,12 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.support.signin import provider_logout, sign_in
+from tests.support.signin import provider_logout
 
-from .conftest import start_stack
+from .conftest import API, signed_in, start_stack, status
 from .stack import Stack
-
-API = {"Accept": "application/json"}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
@@ -24,17 +22,6 @@ def any_stack(request, tmp_path_factory) -> Iterator[Stack]:
     stack = start_stack(tmp_path_factory, f"lifecycle-{request.param}", backend=request.param)
     yield stack
     stack.stop()
-
-
-def signed_in(stack: Stack, user: str = "alice") -> requests.Session:
-    session = requests.Session()
-    response = sign_in(session, stack.url("app-a", "/"), user, "test-password")
-    assert response.status_code == 200, getattr(response, "trail", response.url)
-    return session
-
-
-def status(session: requests.Session, stack: Stack, app: str = "app-a") -> int:
-    return session.get(stack.url(app, "/page"), headers=API, allow_redirects=False).status_code
 
 
 def test_logout_ends_the_session_everywhere_and_at_the_provider(any_stack: Stack):

@@ -9,6 +9,7 @@ import requests
 
 from tests.support.signin import sign_in
 
+from .conftest import signed_in
 from .stack import Stack
 
 BROWSER_NAV = {"Accept": "text/html,application/xhtml+xml", "Sec-Fetch-Mode": "navigate"}
@@ -16,13 +17,6 @@ BROWSER_NAV = {"Accept": "text/html,application/xhtml+xml", "Sec-Fetch-Mode": "n
 
 def lower_headers(response: requests.Response) -> dict[str, str]:
     return {k.lower(): v for k, v in response.json()["headers"].items()}
-
-
-def signed_in(stack: Stack, user: str = "alice", app: str = "app-a") -> requests.Session:
-    session = requests.Session()
-    response = sign_in(session, stack.url(app, "/"), user, "test-password")
-    assert response.status_code == 200, getattr(response, "trail", response.url)
-    return session
 
 
 def test_signed_in_user_reaches_app_with_identity_headers(stack: Stack, http: requests.Session):

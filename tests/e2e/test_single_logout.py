@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,12 +14,9 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
-from tests.support.signin import sign_in
+from .conftest import cli, signed_in, start_stack, status
+from .stack import CLIENT_ID, CLIENT_SECRET, Stack
 
-from .conftest import start_stack
-from .stack import CLIENT_ID, CLIENT_SECRET, REPO, Stack
-
-API = {"Accept": "application/json"}
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
@@ -32,17 +28,6 @@ def slo_stack(tmp_path_factory) -> Iterator[Stack]:
     stack.stop()
 
 
-def signed_in(stack: Stack, user: str) -> requests.Session:
-    session = requests.Session()
-    response = sign_in(session, stack.url("app-a", "/"), user, "test-password")
-    assert response.status_code == 200, getattr(response, "trail", response.url)
-    return session
-
-
-def status(session: requests.Session, stack: Stack, app: str = "app-a") -> int:
-    return session.get(stack.url(app, "/page"), headers=API, allow_redirects=False).status_code
-
-
 def wait_for(predicate: Callable[[], bool], limit: float) -> float:
     """Seconds until predicate() holds (polling every 20 ms); fails after ``limit``."""
     started = time.monotonic()
@@ -50,12 +35,6 @@ def wait_for(predicate: Callable[[], bool], limit: float) -> float:
         assert time.monotonic() - started < limit, f"not within {limit} s"
         time.sleep(0.02)
     return time.monotonic() - started
-
-
-def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess:
-    assert stack.gateway is not None
-    return subprocess.run([str(REPO / ".venv/bin/ssomw"), "sessions", *args, "-c",
-                           str(stack.gateway.config_path)], capture_output=True, text=True)
 
 
 def sessions_of(stack: Stack, user: str) -> list[dict[str, Any]]:
