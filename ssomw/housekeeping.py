@@ -7,7 +7,6 @@ TTL) makes one instance do each round however many workers and instances share t
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -68,22 +67,6 @@ def sync_round(runtime: Runtime) -> None:
         run_directory_sync(runtime, "scheduled")
     except (DirectoryUnavailable, StoreUnavailable) as exc:
         log.warning("scheduled directory sync failed: %s", exc)
-
-
-_forks = 0  # fork()s this process has come from: threads are started again after each
-
-
-def _forked() -> None:
-    global _forks
-    _forks += 1
-
-
-os.register_at_fork(after_in_child=_forked)
-
-
-def fork_generation() -> int:
-    """Changes in a child after fork(); cheaper than a getpid() system call per request."""
-    return _forks
 
 
 class ProcessThread:

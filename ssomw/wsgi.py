@@ -23,7 +23,8 @@ from typing import Any
 from . import create_app as create_flask_app
 from .config import Config, ConfigInvalid, config_path, load_config
 from .config.versions import ConfigVersions
-from .housekeeping import Housekeeper, ProcessThread, fork_generation
+from .forks import current_pid
+from .housekeeping import Housekeeper, ProcessThread
 from .logs import configure_logging
 from .middleware.proxy import TrustedProxies
 from .middleware.request_id import RequestId
@@ -65,7 +66,7 @@ class Gateway:
         self.stack = self.initial_stack(config, runtime)
         self.housekeeper = Housekeeper(lambda: self.stack.runtime)
         self.watcher = ProcessThread(self._watch, "ssomw-config-watch")
-        self._threads_for = -1  # the fork generation the threads were started in
+        self._threads_for: int | None = None  # the process the threads were started in
 
     @property
     def runtime(self) -> Runtime:
@@ -98,10 +99,10 @@ class Gateway:
                                active.number if active else None)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        if self._threads_for != fork_generation():
+        if self._threads_for != current_pid():
             self.housekeeper.ensure_started()
             self.watcher.ensure_started()
-            self._threads_for = fork_generation()
+            self._threads_for = current_pid()
         stack = self.stack
         if environ.get("PATH_INFO") == stack.auth_path:
             return stack.auth(environ, start_response)

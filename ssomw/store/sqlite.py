@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
+from ssomw.forks import current_pid
 from ssomw.store.base import (
     SessionRecord,
     Store,
@@ -102,16 +103,6 @@ _BATCH = 500  # stays well under SQLite's bound-parameter limit
 # Connections inherited across fork(): closing them in the child could checkpoint or
 # unlink the parent's WAL, so they are parked here for the life of the process.
 _INHERITED: list[sqlite3.Connection] = []
-# This process's id, kept current across fork() so the hot path needs no system call for it.
-_pid = os.getpid()
-
-
-def _forked() -> None:
-    global _pid
-    _pid = os.getpid()
-
-
-os.register_at_fork(after_in_child=_forked)
 
 
 def _unavailable(fn: Callable[P, R]) -> Callable[P, R]:
@@ -151,7 +142,7 @@ class SqliteStore(Store):
     def _conn(self) -> sqlite3.Connection:
         local = self._local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
-        if conn is not None and local.pid == _pid and local.gen == self._generation:
+        if conn is not None and local.pid == current_pid() and local.gen == self._generation:
             return conn
         return self._open()
 
