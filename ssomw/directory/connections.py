@@ -8,7 +8,6 @@ connect, TLS handshake, bind and every operation only get what is left of it.
 from __future__ import annotations
 
 import math
-import os
 import ssl
 import threading
 import time
@@ -17,6 +16,8 @@ from typing import TypeVar
 
 from ldap3 import NONE, SYNC, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException, LDAPOperationResult
+
+from ..forks import current_pid
 
 T = TypeVar("T")
 
@@ -56,7 +57,7 @@ class Connector:
         self._slots = threading.BoundedSemaphore(pool_size)
         self._idle: list[tuple[Connection, float]] = []
         self._lock = threading.Lock()
-        self._pid = os.getpid()
+        self._pid = current_pid()
 
     def deadline(self) -> float:
         return time.monotonic() + self.timeout
@@ -156,8 +157,8 @@ class Connector:
 
     def _take(self) -> Connection | None:
         with self._lock:
-            if self._pid != os.getpid():  # forked: the parent's sockets are not ours
-                self._idle, self._pid = [], os.getpid()
+            if self._pid != current_pid():  # forked: the parent's sockets are not ours
+                self._idle, self._pid = [], current_pid()
             while self._idle:
                 conn, since = self._idle.pop()
                 if time.monotonic() - since < _MAX_IDLE:
