@@ -39,3 +39,28 @@ def configure_logging(settings: dict[str, Any]) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.get("level", "info").upper())
     root.propagate = False
+
+
+class Sparse:
+    """A log line at most once per ``interval`` seconds, saying how many were held back.
+
+    For warnings any client can provoke (a forged request, a peer that is not a trusted
+    proxy): one per interval tells the operator; one per request floods the log.
+    """
+
+    def __init__(self, logger: logging.Logger, interval: float = 60.0,
+                 clock: Any = time.monotonic) -> None:
+        self.logger = logger
+        self.interval = interval
+        self.clock = clock
+        self._last = float("-inf")
+        self._held = 0
+
+    def warning(self, message: str, *args: Any) -> None:
+        now = self.clock()
+        if now - self._last < self.interval:
+            self._held += 1
+            return
+        held, self._held, self._last = self._held, 0, now
+        suffix = f" ({held} similar held back)" if held else ""
+        self.logger.warning(message + suffix, *args)

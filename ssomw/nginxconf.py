@@ -82,12 +82,19 @@ location = /_ssomw/auth {{
     proxy_set_header Host $http_host;
     proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
     proxy_set_header X-Original-Method $request_method;
+    # The host nginx routed to (the request line's, when it names one) and the app of the
+    # location: the gateway refuses a request whose URL names another.
+    proxy_set_header X-Ssomw-Host $host;
+    proxy_set_header X-Ssomw-App $ssomw_app;
     proxy_set_header X-Forwarded-For $remote_addr;
     proxy_set_header X-Request-Id $request_id;
+    # The decision cache: the gateway marks an answer cacheable only when the cookie in the
+    # key is the one it judged.
     proxy_set_header X-Ssomw-Cache-Bucket $ssomw_cache_bucket;
+    proxy_set_header X-Ssomw-Cache-Cookie $cookie_{cookie};
 
     proxy_cache ssomw_auth;
-    proxy_cache_key "$cookie_{cookie}|$host|$ssomw_cache_scope|$ssomw_bucket";
+    proxy_cache_key "$cookie_{cookie}|$host|$ssomw_app|$ssomw_cache_scope|$ssomw_bucket";
     proxy_cache_methods GET HEAD;
     proxy_ignore_headers Cache-Control Expires Set-Cookie Vary;
     proxy_cache_lock off;
@@ -138,6 +145,10 @@ def protect_snippet(config: Config) -> str:
         "error_page 401 = @ssomw_signin;",
         "error_page 403 /_ssomw/forbidden;",
         "error_page 500 =503 /_ssomw/unavailable;",
+        "",
+        "# The app this location serves (`ssomw nginx` sets it after this include); the",
+        "# gateway refuses requests it would judge for another app.",
+        'set $ssomw_app "";',
         "",
         "# Decision cache scope: method and URI by default; `ssomw nginx` narrows it to the",
         "# whole app (set $ssomw_cache_scope \"\";) when the app's rules ignore paths and methods.",
@@ -286,7 +297,9 @@ def server_blocks(config: Config, listen: str, snippet_dir: str | None,
             # Another app's identity header is cleared here too: never forgeable anywhere.
             extra += "".join(f'        proxy_set_header {h} "";\n' for h in all_app_headers
                              if h not in app_config["headers"])
-            locations.append(f"{where}  # app {app.id}\n{protect}\n{extra}{scope}{body}    }}\n")
+            declared = f'        set $ssomw_app "{app.id}";\n'
+            locations.append(f"{where}  # app {app.id}\n{protect}\n{declared}{extra}{scope}"
+                             f"{body}    }}\n")
         names = " ".join(map(nginx_host, hosts))
         out.append(f"server {{\n    listen {listen};\n    server_name {names};\n"
                    f"{server_include}\n" + "".join(locations) + "}\n")

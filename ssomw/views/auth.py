@@ -9,7 +9,6 @@ session record, evaluate the compiled rules — and never raises to nginx: bad i
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -18,7 +17,10 @@ from urllib.parse import quote, urlsplit
 from .. import metrics
 from ..core.headers import identity_headers, to_wsgi
 from ..core.policy import Decision, Identity
+from ..core.redirects import normalise_host
 from ..core.request_kind import is_navigation
+from ..core.target import Target, raw_cookie, read_cookie, split_target
+from ..logs import Sparse
 from ..middleware.proxy import TrustedProxies
 from ..middleware.request_id import supplied_request_id
 from ..oidc.refresh import needs_refresh, refresh
@@ -29,68 +31,7 @@ from ..store.base import SessionRecord, StoreUnavailable
 log = logging.getLogger("ssomw.auth")
 
 StartResponse = Callable[..., Any]
-MAX_URL = 8192
 NO_STORE = ("Cache-Control", "no-store")
-# The usual X-Original-URL ($scheme://$http_host$request_uri): plain ASCII authority without
-# userinfo, nothing urlsplit would strip or remove. Anything else goes through urlsplit.
-_USUAL_URL = re.compile(r"(https?)://([-a-zA-Z0-9.:\[\]]+)((?:/[^?#\x00-\x20\x7f]*)?)")
-
-
-class Target(NamedTuple):
-    """The original request's URL, as the decision needs it."""
-
-    scheme: str
-    host: str  # as urlsplit's .hostname gives it: lower case, no brackets
-    port: int | None
-    path: str
-
-
-def split_target(original: str, authorities: dict[str, Any]) -> Target | None:
-    """``urlsplit`` for X-Original-URL, or None for a URL to refuse (bad scheme, no host, bad
-    port, too long). The usual form is split by one regex, and each distinct authority is
-    parsed once (``authorities`` is the caller's memo); the result is the same either way."""
-    if len(original) > MAX_URL:
-        return None
-    usual = _USUAL_URL.match(original)
-    if usual is None or (usual.end() < len(original) and original[usual.end()] not in "?#"):
-        return _split_unusual(original)
-    scheme, authority, path = usual.groups()
-    host_port = authorities.get(authority)
-    if host_port is None:
-        target = _split_unusual(f"{scheme}://{authority}")
-        host_port = (target.host, target.port) if target else False
-        if len(authorities) >= 4096:
-            authorities.clear()
-        authorities[authority] = host_port
-    if not host_port:
-        return None
-    return Target(scheme, host_port[0], host_port[1], path)
-
-
-def _split_unusual(original: str) -> Target | None:
-    try:
-        parts = urlsplit(original)
-        host, port = parts.hostname or "", parts.port  # .port raises for a malformed port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not host:
-        return None
-    return Target(parts.scheme, host, port, parts.path)
-
-
-def read_cookie(header: str, name: str) -> str | None:
-    """The first value of one cookie, as nginx's ``$cookie_<name>`` sees it.
-
-    Taking the first occurrence (not the last) keeps the gateway's decision and an nginx
-    decision cache keyed on ``$cookie_<name>`` about the same cookie.
-    """
-    if name not in header:
-        return None
-    for part in header.split(";"):
-        key, sep, value = part.strip().partition("=")
-        if sep and key == name:
-            return value.strip('"') or None
-    return None
 
 
 def is_local_login(paths: tuple[str, ...], path: str) -> bool:
@@ -146,6 +87,8 @@ class AuthEndpoint:
         self._rendered: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
         self._views: dict[str, _View] = {}
         self._authorities: dict[str, Any] = {}
+        self._hosts: dict[str, str] = {}  # nginx's $host -> normalise_host() ("" = not a host)
+        self.refusals = Sparse(log)
         # apps[].headers: the same attributes under extra names, for that app only.
         self.app_header_names = {
             app["id"]: {**self.header_names, **{
@@ -176,12 +119,19 @@ class AuthEndpoint:
         target = split_target(original, self._authorities)
         if target is None:
             return "403 Forbidden", [NO_STORE]
+        routed = environ.get("HTTP_X_SSOMW_HOST")
+        if routed is not None and not self.same_host(routed, target.host):
+            return self.confused("the request line names another host than Host", routed,
+                                 target.host)
         policy = self.runtime.config.policy
         path = target.path or "/"
         app = policy.match_app(target.host, path)
         if app is None:
             return "403 Forbidden", [NO_STORE]
         environ["ssomw.app_id"] = app.id
+        declared = environ.get("HTTP_X_SSOMW_APP")
+        if declared and declared != app.id:
+            return self.confused("nginx's location is for another app", declared, app.id)
         if app.sso and app.local_login_paths and is_local_login(app.local_login_paths, path):
             return self.local_login(app, environ, target)
         client_ip = self.proxies.client_ip(environ) if policy.uses_address(app) else ""
@@ -210,7 +160,7 @@ class AuthEndpoint:
             return "403 Forbidden", [NO_STORE]
         if outcome == "allow" and record is not None:
             answer = self.headers_for(record, decision.app_id)
-            if decision.cache_scope != "none" and environ.get("HTTP_X_SSOMW_CACHE_BUCKET"):
+            if decision.cache_scope != "none" and self.cache_key_vouched(environ):
                 # nginx's decision cache is on (its snippet sends the bucket header only then)
                 # and keys entries by a second-long bucket, which alone bounds their use to
                 # under 1 s (see nginxconf.py): the entry may live to the end of the next
@@ -219,6 +169,37 @@ class AuthEndpoint:
                 answer.append(("X-Accel-Expires", f"@{int(self.clock()) + 1}"))
             return "200 OK", [*answer, NO_STORE]
         return self.login_required(environ, original)
+
+    def cache_key_vouched(self, environ: dict[str, Any]) -> bool:
+        """Whether nginx's decision cache is on and keys this answer by the very cookie judged.
+
+        The snippet sends the cookie text it puts in the cache key (``X-Ssomw-Cache-Cookie``);
+        only when that equals what the gateway read is the answer marked cacheable, so no
+        parsing difference can ever file one credential's answer under another's key.
+        """
+        if not environ.get("HTTP_X_SSOMW_CACHE_BUCKET"):
+            return False
+        keyed = environ.get("HTTP_X_SSOMW_CACHE_COOKIE", "").strip()
+        return bool(keyed) and keyed == raw_cookie(environ.get("HTTP_COOKIE", ""),
+                                                   self.cookie_name)
+
+    def same_host(self, routed: str, host: str) -> bool:
+        """Whether nginx's ``$host`` (the server it routes to) is the URL's host."""
+        name = self._normalised(routed)
+        return bool(name) and (name == host or name == self._normalised(host))
+
+    def _normalised(self, host: str) -> str:
+        name = self._hosts.get(host)
+        if name is None:
+            if len(self._hosts) >= 4096:
+                self._hosts.clear()
+            name = self._hosts[host] = normalise_host(host) or ""
+        return name
+
+    def confused(self, why: str, told: str, judged: str) -> tuple[str, list[tuple[str, str]]]:
+        """Refuse a request the proxy and the gateway would read as two different ones."""
+        self.refusals.warning("refused: %s (%.100r vs %.100r)", why, told, judged)
+        return "403 Forbidden", [NO_STORE]
 
     def load_session(self, environ: dict[str, Any]) -> SessionRecord | None:
         """The request's live session; raises StoreUnavailable (the caller answers 503)."""

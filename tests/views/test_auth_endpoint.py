@@ -11,7 +11,7 @@ import yaml
 from ssomw.config import from_text
 from ssomw.runtime import Runtime
 from ssomw.store.base import StoreUnavailable
-from ssomw.views.auth import AuthEndpoint, read_cookie
+from ssomw.views.auth import AuthEndpoint
 
 CONFIG = {
     "server": {"trusted_proxies": ["127.0.0.1/32"]},
@@ -86,10 +86,45 @@ def test_identity_headers_are_wsgi_latin1_of_utf8(runtime):
 def test_allow_is_cacheable_to_the_end_of_the_next_second_only_when_nginx_caches(runtime):
     cookie = cookie_for(runtime, ["staff"])
     before = int(time.time())
-    _, cached = call(runtime, "https://wiki.example.com/", cookie, HTTP_X_SSOMW_CACHE_BUCKET="1")
+    _, cached = call(runtime, "https://wiki.example.com/", cookie, HTTP_X_SSOMW_CACHE_BUCKET="1",
+                     HTTP_X_SSOMW_CACHE_COOKIE=cookie)
     assert before + 1 <= int(cached["X-Accel-Expires"].lstrip("@")) <= int(time.time()) + 1
     _, uncached = call(runtime, "https://wiki.example.com/", cookie)
     assert "X-Accel-Expires" not in uncached and uncached["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("keyed", [
+    pytest.param(None, id="no-key-cookie-sent"),
+    pytest.param("zzz", id="nginx-keys-another-cookie"),
+    pytest.param("", id="empty"),
+])
+def test_allow_is_cacheable_only_under_the_cookie_judged(runtime, keyed):
+    cookie = cookie_for(runtime, ["staff"])
+    extra = {} if keyed is None else {"HTTP_X_SSOMW_CACHE_COOKIE": keyed}
+    status, headers = call(runtime, "https://wiki.example.com/", cookie,
+                           HTTP_X_SSOMW_CACHE_BUCKET="1", **extra)
+    assert status == 200 and "X-Accel-Expires" not in headers
+
+
+@pytest.mark.parametrize("routed, declared, expected", [
+    pytest.param("wiki.example.com", None, 200, id="same-host"),
+    pytest.param("WIKI.Example.com", None, 200, id="same-host-other-case"),
+    pytest.param("x.desk.example.com", None, 403, id="request-line-names-another-app"),
+    pytest.param("", None, 403, id="empty-routed-host"),
+    pytest.param(None, "wiki", 200, id="declared-app-matches"),
+    pytest.param(None, "desk", 403, id="declared-app-differs"),
+    pytest.param(None, "", 200, id="no-declared-app"),
+])
+def test_decides_only_for_the_host_and_app_nginx_routes_to(runtime, routed, declared, expected):
+    extra = {}
+    if routed is not None:
+        extra["HTTP_X_SSOMW_HOST"] = routed
+    if declared is not None:
+        extra["HTTP_X_SSOMW_APP"] = declared
+    cookie = cookie_for(runtime, ["agents"])
+    status, headers = call(runtime, "https://wiki.example.com/page", cookie, **extra)
+    assert status == expected
+    assert ("X-Auth-Request-User" in headers) is (expected == 200)
 
 
 def test_session_from_a_provider_the_app_does_not_accept_must_sign_in_again(runtime):
@@ -126,18 +161,6 @@ def test_store_outage_is_503_never_allow(runtime, monkeypatch):
     assert status == 503 and "X-Auth-Request-User" not in headers
     # A bypass path needs no store, so it keeps working during the outage.
     assert call(runtime, "https://wiki.example.com/public/x")[0] == 200
-
-
-@pytest.mark.parametrize("header, expected", [
-    pytest.param("ssomw_session=abc", "abc", id="single"),
-    pytest.param("a=1; ssomw_session=abc; b=2", "abc", id="among-others"),
-    pytest.param("ssomw_session=first; ssomw_session=second", "first", id="first-wins-like-nginx"),
-    pytest.param("ssomw_session_flow=x", None, id="prefix-is-not-a-match"),
-    pytest.param("garbage;;;=;", None, id="garbage"),
-    pytest.param('ssomw_session="abc"', "abc", id="quoted"),
-])
-def test_read_cookie(header, expected):
-    assert read_cookie(header, "ssomw_session") == expected
 
 
 def test_app_extra_headers_only_for_that_app(runtime):

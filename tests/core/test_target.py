@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ssomw.views.auth import MAX_URL, Target, split_target
+from ssomw.core.target import MAX_URL, Target, raw_cookie, read_cookie, split_target
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 ESCAPES = {r"\t": "\t", r"\n": "\n", r"\r": "\r", r"\x00": "\x00", r"\x7f": "\x7f", r"\s": " "}
@@ -71,7 +71,7 @@ def test_the_usual_url_is_split_without_urlsplit(monkeypatch) -> None:
     def fail(*_args: object) -> None:
         raise AssertionError("urlsplit called for an authority already parsed")
 
-    monkeypatch.setattr("ssomw.views.auth.urlsplit", fail)
+    monkeypatch.setattr("ssomw.core.target.urlsplit", fail)
     assert split_target("https://wiki.example.com:8443/c/d#e", authorities) == \
         Target("https", "wiki.example.com", 8443, "/c/d")
 
@@ -81,3 +81,29 @@ def test_the_authority_memo_is_bounded() -> None:
     for i in range(5000):
         split_target(f"https://h{i}.example.com/", authorities)
     assert len(authorities) <= 4096
+
+
+# How nginx's $cookie_ssomw_session reads a Cookie header (ngx_http_parse_multi_header_lines):
+# the first pair whose name matches in any case, after the start, a ";" or a ",".
+@pytest.mark.parametrize("header, expected", [
+    pytest.param("ssomw_session=abc", "abc", id="single"),
+    pytest.param("a=1; ssomw_session=abc; b=2", "abc", id="among-others"),
+    pytest.param("ssomw_session=first; ssomw_session=second", "first", id="first-wins"),
+    pytest.param("SSOMW_SESSION=zzz; ssomw_session=abc", "zzz", id="any-case-first-wins"),
+    pytest.param("Ssomw_Session=zzz", "zzz", id="mixed-case"),
+    pytest.param("ssomw_session_flow=x", None, id="longer-name-is-not-a-match"),
+    pytest.param("xssomw_session=x", None, id="suffix-name-is-not-a-match"),
+    pytest.param("a=1,ssomw_session=abc", "abc", id="comma-separates-pairs"),
+    pytest.param("ssomw_session = abc ;b=1", "abc", id="spaces-around"),
+    pytest.param("a=b ssomw_session=abc", None, id="space-is-not-a-separator"),
+    pytest.param("garbage;;;=;", None, id="garbage"),
+    pytest.param('ssomw_session="abc"', "abc", id="quoted"),
+    pytest.param("ssomw_session=", None, id="empty"),
+])
+def test_read_cookie_as_nginx_does(header: str, expected: str | None) -> None:
+    assert read_cookie(header, "ssomw_session") == expected
+
+
+def test_raw_cookie_is_the_cache_key_text() -> None:
+    assert raw_cookie('a=1; SSOMW_SESSION="v" ; ssomw_session=w', "ssomw_session") == '"v"'
+    assert raw_cookie("a=1", "ssomw_session") == ""
