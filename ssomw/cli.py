@@ -111,10 +111,10 @@ def demo(port: int, workdir: Path | None) -> None:
 
 def register_subcommands() -> None:
     from .cli_config import config, token
-    from .cli_users import emergency, groups, sessions
+    from .cli_users import emergency, groups, sessions, users
     from .directory.cli import ldap
 
-    for command in (sessions, groups, ldap, emergency, config, token):
+    for command in (sessions, groups, users, ldap, emergency, config, token):
         main.add_command(command)
 
 

@@ -190,3 +190,28 @@ def emergency_unban(config_file: str | None, user: str | None, address: str | No
     prefix = "" if everyone else (f"user:{user.strip().lower()}" if user else f"addr:{address}")
     cleared = emergency_throttle(config_file).clear(prefix)
     click.echo(f"lifted {cleared} lockout(s)")
+
+
+@click.group()
+def users() -> None:
+    """Users known to the gateway."""
+
+
+@users.command("migrate")
+@CONFIG_OPTION
+@click.option("--dry-run", is_flag=True, help="only say what would change")
+def users_migrate(config_file: str | None, dry_run: bool) -> None:
+    """Move users of providers not authoritative for usernames to <sub>@<provider>."""
+    from .users import migrate_identities
+
+    config, store = session_store(config_file)
+    authoritative = {p["id"]: "username" in p["authoritative"] for p in config["providers"]}
+    result = migrate_identities(store, authoritative, dry_run=dry_run)
+    verb = "would move" if dry_run else "moved"
+    for old, new in sorted(result.renames.items()):
+        click.echo(f"{verb} {old} -> {new}")
+    click.echo(f"{len(result.renames)} user(s) {verb}; {len(result.sessions)} session(s) "
+               f"{'would end' if dry_run else 'ended'} (they sign in again under the new name)")
+    for name in result.unmapped:
+        click.echo(f"unmapped: {name} (no live session tells its provider subject; re-assign "
+                   "its local groups by hand if needed)")

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .config.validate import profile_header
+from .core.claims import SignedIn
 from .core.groups import Grant, GroupPipeline
 from .directory.ldap import Directory, DirectoryUnavailable, DirectoryUser
 from .store.base import Store
@@ -41,6 +42,8 @@ class UserRecord:
     ldap_groups: list[str] | None = None
     ldap_profile: dict[str, Any] = field(default_factory=dict)
     synced_at: float | None = None
+    # (provider, sub) pairs this name was signed in as: who the record belongs to
+    subjects: list[list[str]] = field(default_factory=list)
 
     def dumps(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -92,16 +95,20 @@ class Identities:
         """Attribute key (as in a session's data) → header name."""
         return {f"profile.{name}": profile_header(name, s) for name, s in self.profile.items()}
 
-    def at_sign_in(self, username: str, email: str | None, claims: Mapping[str, Any],
-                   idp_groups: list[str]) -> tuple[list[str], dict[str, Any]]:
+    def at_sign_in(self, who: SignedIn, provider: str, claims: Mapping[str, Any]
+                   ) -> tuple[list[str], dict[str, Any]]:
         """Resolve groups and profile for a sign-in; the directory is asked with a timeout
-        and, when it is down, the last synced groups are used instead."""
+        and, when it is down, the last synced groups are used instead. The directory is
+        searched by username only when the provider is authoritative for names, and by
+        e-mail only when the address is trusted (``core/claims.py``)."""
+        username, email = who.user, who.email
         record = load_user(self.store, username)
         ldap_groups: list[str] | None = record.ldap_groups if record else None
         ldap_profile = record.ldap_profile if record else {}
         if self.directory is not None and self.sync_on_sign_in:
             try:
-                found = self.directory.find_user(username=username) or (
+                by_name = who.name_is_authoritative
+                found = (self.directory.find_user(username=username) if by_name else None) or (
                     self.directory.find_user(email=email) if email else None)
                 ldap_groups = list(found.groups) if found else []
                 ldap_profile = dict(found.attributes) if found else {}
@@ -110,7 +117,8 @@ class Identities:
                             "synced groups", username, exc)
         elif self.directory is None:
             ldap_groups = None
-        record = self._resolve(username, record, idp_groups, ldap_groups, ldap_profile)
+        record = self._resolve(username, record, list(who.groups), ldap_groups, ldap_profile,
+                               subject=[provider, who.sub])
         return names(record.grants), self._profile(claims, record.ldap_profile)
 
     def from_directory(self, user: DirectoryUser, dry_run: bool = False) -> tuple[int, int]:
@@ -135,7 +143,7 @@ class Identities:
 
     def _resolve(self, username: str, record: UserRecord | None, idp_groups: list[str] | None,
                  ldap_groups: list[str] | None, ldap_profile: dict[str, Any],
-                 save: bool = True) -> UserRecord:
+                 save: bool = True, subject: list[str] | None = None) -> UserRecord:
         now = time.time()
         grants = self.pipeline.resolve(
             idp=idp_groups if "idp" in self.sources else None,
@@ -149,7 +157,8 @@ class Identities:
                 record.idp_groups if record else None),
             ldap_groups=ldap_groups if ldap_groups is not None else (
                 record.ldap_groups if record else None),
-            ldap_profile=ldap_profile, synced_at=now)
+            ldap_profile=ldap_profile, synced_at=now,
+            subjects=_with(record.subjects if record else [], subject))
         if save:
             self.store.kv_set(USERS, username, updated.dumps(), None)
         return updated
@@ -173,5 +182,53 @@ class Identities:
             self.store.update_session_data(record)
 
 
+def _with(subjects: list[list[str]], subject: list[str] | None) -> list[list[str]]:
+    if subject is None or subject in subjects:
+        return subjects
+    return [*subjects, subject]
+
+
 def names(grants: Iterable[Grant]) -> list[str]:
     return sorted({g.name for g in grants})
+
+
+@dataclass(frozen=True)
+class Migration:
+    """Records of names that a provider no longer vouches for, and where they move."""
+
+    renames: dict[str, str]          # old user name -> <sub>@<provider>
+    sessions: list[str]              # live sessions made under the old name (ended)
+    unmapped: list[str]              # stored users with no live session to tell their sub
+
+
+def migrate_identities(store: Store, authoritative: Mapping[str, bool],
+                       dry_run: bool = False) -> Migration:
+    """Move each user signed in at a provider that is not authoritative for usernames to the
+    name ``<sub>@<provider>`` (``core/claims.py``): local groups and the resolved record are
+    copied to the new name (existing ones are kept), and the old sessions end so the user
+    signs in again under the new name. Only live sessions tell which ``sub`` an old name
+    had; other stored names are reported as unmapped for the operator to handle."""
+    from .core.claims import scoped_name
+
+    renames: dict[str, str] = {}
+    ended: list[str] = []
+    for record in store.all_sessions():
+        if record.provider not in authoritative or authoritative[record.provider]:
+            continue  # emergency sessions, and names the provider still vouches for
+        new = scoped_name(record.sub, record.provider)
+        if record.user == new:
+            continue
+        renames.setdefault(record.user, new)
+        ended.append(record.id)
+    if not dry_run:
+        for old, new in renames.items():
+            for namespace in (USERS, LOCAL_GROUPS):
+                value = store.kv_get(namespace, old)
+                if value is not None and store.kv_get(namespace, new) is None:
+                    store.kv_set(namespace, new, value, None)
+        store.delete_sessions(ended)
+    known = {key for key, _ in store.kv_items(USERS)} | {
+        key for key, _ in store.kv_items(LOCAL_GROUPS)}
+    unmapped = sorted(name for name in known - set(renames) - set(renames.values())
+                      if "@" not in name or name.rsplit("@", 1)[1] not in authoritative)
+    return Migration(renames, ended, unmapped)

@@ -8,6 +8,7 @@ the one routing would send them to. Nothing here changes state.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,7 +64,10 @@ def explain(runtime: Runtime, url: str, user: str | None, *, method: str = "GET"
     out["app"] = {"id": app.id, "name": app.name, "sso": app.sso,
                   "providers": list(app.providers) if app.providers is not None else None,
                   "allowed_groups": sorted(app.allowed_groups),
-                  "denied_action": app.denied_action}
+                  "denied_action": app.denied_action,
+                  "requires": None if app.assurance is None else {
+                      "acr": sorted(app.assurance.acr) if app.assurance.acr else None,
+                      "max_age": app.assurance.max_age}}
     allowed = list(app.providers) if app.providers is not None else list(config.providers)
     routing = config.routing.explain(host=host, app_id=app.id, client_ip=client_ip,
                                      email=email, allowed=allowed)
@@ -81,13 +85,18 @@ def explain(runtime: Runtime, url: str, user: str | None, *, method: str = "GET"
         out["user"].update(provider=chosen, provider_from=why)
         if chosen is not None:
             groups = frozenset(g["name"] for g in out["user"]["groups"])
-            identity = Identity(user=user, provider=chosen, groups=groups)
+            level = newest.data if newest is not None and newest.provider == chosen else {}
+            acr, auth_time = level.get("acr"), level.get("auth_time")
+            identity = Identity(user=user, provider=chosen, groups=groups,
+                                acr=acr if isinstance(acr, str) else None,
+                                auth_time=auth_time if isinstance(auth_time, (int, float))
+                                else None)
     if app.sso and app.local_login_paths and is_local_login(app.local_login_paths, path):
         emergency = identity is not None and identity.provider == EMERGENCY_PROVIDER
         out.update(final="allow" if emergency else "login",
                    reason="the app's own login page: reachable only after an emergency login")
         return out
-    explanation = config.policy.explain(app, method, path, client_ip, identity)
+    explanation = config.policy.explain(app, method, path, client_ip, identity, time.time())
     decision = explanation.decision
     out["path"] = explanation.path
     out["rules"] = [asdict(c) for c in explanation.checks]

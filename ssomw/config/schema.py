@@ -120,6 +120,12 @@ def provider() -> dict[str, Any]:
         "response_mode": {"enum": ["query", "form_post"], "default": "query"},
         "acr_essential": {"type": "boolean", "default": False,
                           "description": "refuse sign-ins whose acr is not one of acr_values"},
+        "authoritative": {
+            "type": "array", "uniqueItems": True, "default": [],
+            "items": {"enum": ["username", "email"]},
+            "description": "what this provider may decide: its username claim becomes the "
+                           "user name (else <sub>@<id>); its e-mail counts without "
+                           "email_verified"},
         "claims": {**obj({
             "username": {"type": "string", "default": "preferred_username"},
             "email": {"type": "string", "default": "email"},

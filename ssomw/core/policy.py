@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
@@ -61,6 +61,42 @@ class Identity:
     user: str
     provider: str
     groups: frozenset[str]
+    acr: str | None = None           # from the ID token: how the user signed in
+    auth_time: float | None = None   # from the ID token: when the user last signed in
+
+
+@dataclass(frozen=True)
+class Assurance:
+    """How strong and how recent a sign-in must be: ``acr`` (one of these values) and
+    ``max_age`` (seconds since ``auth_time``). Checked on every decision, since one session
+    serves every app: a session made for an app without requirements must not pass at an app
+    with them."""
+
+    acr: frozenset[str] | None = None
+    max_age: float | None = None
+
+    def shortfall(self, identity: Identity, now: float | None) -> str | None:
+        """Why ``identity`` falls short, or None. Without ``now`` an age cannot be checked and
+        counts as too old (fail closed). Emergency sessions pass: they are the way in when the
+        provider that could raise the level is down."""
+        if identity.provider == EMERGENCY_PROVIDER:
+            return None
+        if self.acr is not None and identity.acr not in self.acr:
+            return f"acr {identity.acr or 'none'} is not one of {', '.join(sorted(self.acr))}"
+        if self.max_age is not None and (
+                now is None or identity.auth_time is None
+                or now - identity.auth_time > self.max_age):
+            return f"the sign-in is older than max_age {self.max_age:g}s"
+        return None
+
+    @classmethod
+    def from_auth_params(cls, params: Mapping[str, Any]) -> Assurance | None:
+        """An app's ``auth_params`` ``acr_values``/``max_age`` as a requirement (or None)."""
+        acr = str(params.get("acr_values") or "").split()
+        max_age = str(params.get("max_age") or "").strip()
+        if not acr and not max_age.isdigit():
+            return None
+        return cls(frozenset(acr) or None, float(max_age) if max_age.isdigit() else None)
 
 
 @dataclass(frozen=True)
@@ -115,6 +151,7 @@ class App:
     rules: tuple[Rule, ...]
     local_login_paths: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict, compare=False)
+    assurance: Assurance | None = None
     name: str | None = None
     index: int = 0
     cache_scope: CacheScope = "app"
@@ -190,16 +227,21 @@ class Policy:
             dot = name.find(".", dot + 1)
         return best
 
+    def app_by_id(self, app_id: str) -> App | None:
+        return next((app for app in self.apps if app.id == app_id), None)
+
     @staticmethod
     def uses_address(app: App) -> bool:
         """Whether a rule of ``app`` looks at the client address (else decide ignores it)."""
         return bool(app._plan.needs_address)
 
     def decide(self, app: App, method: str, path: str, client_ip: str,
-               identity: Identity | None) -> Decision:
+               identity: Identity | None, now: float | None = None) -> Decision:
         """The decision for one request to ``app``: the first matching rule wins; for an
-        ambiguous path, the strictest decision over its readings (``path_forms``)."""
-        return self.match(app, method, path, client_ip).resolve(identity)
+        ambiguous path, the strictest decision over its readings (``path_forms``). ``now``
+        is needed to judge a ``max_age`` requirement (without it, the sign-in counts as too
+        old)."""
+        return self.match(app, method, path, client_ip).resolve(identity, now)
 
     def match(self, app: App, method: str, path: str, client_ip: str) -> Match:
         """The rule part of :meth:`decide`, done once: the auth endpoint resolves the match
@@ -214,14 +256,14 @@ class Policy:
         return _Strictest(tuple(plan.match(method, form, address) for form in path_forms(path)))
 
     def explain(self, app: App, method: str, path: str, client_ip: str,
-                identity: Identity | None) -> Explanation:
+                identity: Identity | None, now: float | None = None) -> Explanation:
         """The rules checked, in order, with why each did or did not match, and the decision."""
-        decision = self.decide(app, method, path, client_ip, identity)
+        decision = self.decide(app, method, path, client_ip, identity, now)
         method = method.upper()
         address = parse_address(client_ip)
         forms = path_forms(path)
         form = next((f for f in forms
-                     if app._plan.match(method, f, address).resolve(identity) == decision),
+                     if app._plan.match(method, f, address).resolve(identity, now) == decision),
                     forms[0])
         checks: list[RuleCheck] = []
         for rule in app.rules if app.sso else ():
@@ -273,13 +315,16 @@ class _Outcomes:
         self.app_denied = made(denied, "the user is in none of the app's allowed_groups: "
                                + ", ".join(sorted(self.app_groups)))
         self.allow = made("allow", "signed-in user allowed")
+        self.assurance = app.assurance
+        self.step_up = made("login", "the session's sign-in does not meet the app's "
+                            "requirement; sign in again")
         self.fixed: Decision | None = None
         if rule is not None and rule.policy == "bypass":
             self.fixed = made("bypass", "no sign-in, no identity headers")
         elif rule is not None and rule.policy == "deny":
             self.fixed = made("forbidden", "access denied for everyone")
 
-    def resolve(self, identity: Identity | None) -> Decision:
+    def resolve(self, identity: Identity | None, now: float | None = None) -> Decision:
         if self.fixed is not None:
             return self.fixed
         if identity is None:
@@ -291,20 +336,24 @@ class _Outcomes:
             return self.rule_denied
         if self.app_groups and self.app_groups.isdisjoint(identity.groups):
             return self.app_denied
+        if self.assurance is not None:
+            why = self.assurance.shortfall(identity, now)
+            if why is not None:
+                return replace(self.step_up, reason=f"{self.step_up.reason}: {why}")
         return self.allow
 
 
 class Match(Protocol):
     """What a request matched; the decision then depends only on who is asking."""
 
-    def resolve(self, identity: Identity | None) -> Decision: ...
+    def resolve(self, identity: Identity | None, now: float | None = None) -> Decision: ...
 
 
 class _Fixed:
     def __init__(self, decision: Decision) -> None:
         self.decision = decision
 
-    def resolve(self, identity: Identity | None) -> Decision:
+    def resolve(self, identity: Identity | None, now: float | None = None) -> Decision:
         return self.decision
 
 
@@ -314,8 +363,8 @@ class _Strictest:
     def __init__(self, readings: tuple[Match, ...]) -> None:
         self.readings = readings
 
-    def resolve(self, identity: Identity | None) -> Decision:
-        decisions = [reading.resolve(identity) for reading in self.readings]
+    def resolve(self, identity: Identity | None, now: float | None = None) -> Decision:
+        decisions = [reading.resolve(identity, now) for reading in self.readings]
         return max(decisions, key=lambda decision: _STRICTNESS[decision.outcome])
 
 
@@ -397,6 +446,13 @@ def _build_app(i: int, raw: object, errors: Errors) -> App | None:
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
         errors.append((f"{base}.headers", "must map header names to attribute names"))
     name = raw.get("name")
+    auth_params = raw.get("auth_params") or {}
+    if not isinstance(auth_params, Mapping):
+        errors.append((f"{base}.auth_params", "must map parameter names to strings"))
+        auth_params = {}
+    max_age = auth_params.get("max_age")
+    if max_age is not None and not str(max_age).strip().isdigit():
+        errors.append((f"{base}.auth_params.max_age", "must be a whole number of seconds"))
     if len(errors) > start:
         return None
     if any(rule.networks for rule in rules):
@@ -409,6 +465,7 @@ def _build_app(i: int, raw: object, errors: Errors) -> App | None:
         id=app_id, hosts=hosts, path_prefix=prefix, sso=sso, providers=providers,
         allowed_groups=frozenset(groups), denied_action=denied_action, rules=rules,
         local_login_paths=login_paths, headers=MappingProxyType(dict(headers)),
+        assurance=Assurance.from_auth_params(auth_params),
         name=name if isinstance(name, str) else None, index=i,
         cache_scope="app" if not sso else scope)
 

@@ -116,7 +116,8 @@ class Demo:
         def provider(pid: str, name: str, issuer: str, **extra: Any) -> dict[str, Any]:
             return {"id": pid, "name": name, "issuer": issuer, "client_id": CLIENT_ID,
                     "client_secret": self.client_secret,
-                    "scopes": ["openid", "email", "profile", "groups"], **extra}
+                    "scopes": ["openid", "email", "profile", "groups"],
+                    "authoritative": ["username"], **extra}
 
         def app(app_id: str, **extra: Any) -> dict[str, Any]:
             return {"id": app_id, "name": NAMES[app_id], "hosts": [f"{app_id}.{DOMAIN}"],

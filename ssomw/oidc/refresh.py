@@ -17,6 +17,7 @@ from typing import Any
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 
+from ..core.claims import sign_in_level
 from ..runtime import Runtime
 from ..store.base import SessionRecord
 from .client import oauth_session
@@ -84,9 +85,10 @@ def _refresh_once(runtime: Runtime, record: SessionRecord, now: float
         return "end"
     id_token = token.get("id_token")
     access_token = token.get("access_token")
+    level: dict[str, Any] = {}
     if isinstance(id_token, str):
         try:
-            validate_refreshed_id_token(
+            claims = validate_refreshed_id_token(
                 id_token, provider.token_policy(), provider.jwks(),
                 {"sub": record.sub, "nonce": record.data.get("nonce")},
                 access_token if isinstance(access_token, str) else None, now)
@@ -94,7 +96,9 @@ def _refresh_once(runtime: Runtime, record: SessionRecord, now: float
             log.warning("refreshed id_token for %r rejected (%s); session ended", record.user,
                         getattr(exc, "code", type(exc).__name__))
             return "end"
-    changes: dict[str, Any] = {"tokens": {
+        # A refreshed ID token may say how and when the user last signed in (OIDC Core 12.2).
+        level = {k: v for k, v in sign_in_level(claims).items() if v is not None}
+    changes: dict[str, Any] = {**level, "tokens": {
         "access_token": access_token,
         "refresh_token": token.get("refresh_token") or tokens["refresh_token"],
         "expires_at": float(token["expires_at"]) if token.get("expires_at") else None,

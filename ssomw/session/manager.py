@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import metrics
+from ..core.policy import Identity
 from ..store.base import SessionRecord, Store
 from .cookies import CookieCodec
 
@@ -97,3 +98,14 @@ class Sessions:
         s = self.settings
         return {"key": s.name, "domain": s.domain, "path": "/", "secure": s.secure,
                 "httponly": True, "samesite": s.samesite}
+
+
+def identity_of(record: SessionRecord) -> Identity:
+    """Who a session is, as the policy sees it (groups, provider, sign-in level)."""
+    data = record.data
+    auth_time = data.get("auth_time")
+    acr = data.get("acr")
+    return Identity(user=record.user, provider=record.provider,
+                    groups=frozenset(data.get("groups", ())),
+                    acr=acr if isinstance(acr, str) else None,
+                    auth_time=float(auth_time) if isinstance(auth_time, (int, float)) else None)

@@ -26,6 +26,7 @@ from ..middleware.request_id import supplied_request_id
 from ..oidc.refresh import needs_refresh, refresh
 from ..request_context import NO_REQUEST, bind_request_id, reset_request_id
 from ..runtime import Runtime
+from ..session.manager import identity_of
 from ..store.base import SessionRecord, StoreUnavailable
 
 log = logging.getLogger("ssomw.auth")
@@ -37,11 +38,6 @@ NO_STORE = ("Cache-Control", "no-store")
 def is_local_login(paths: tuple[str, ...], path: str) -> bool:
     """``/login.jsp`` hides ``/login.jsp`` and anything below ``/login.jsp/``."""
     return any(path == p or path.startswith(p.rstrip("/") + "/") for p in paths)
-
-
-def identity_of(record: SessionRecord) -> Identity:
-    return Identity(user=record.user, provider=record.provider,
-                    groups=frozenset(record.data.get("groups", ())))
 
 
 def attributes_of(record: SessionRecord) -> dict[str, Any]:
@@ -148,7 +144,7 @@ class AuthEndpoint:
                 self.runtime.outage.failed("auth", exc)
                 return "503 Service Unavailable", [NO_STORE]
             if record is not None:
-                decision = match.resolve(self.view_of(record).identity)
+                decision = match.resolve(self.view_of(record).identity, self.clock())
         return self.answer(decision, record, environ, original)
 
     def answer(self, decision: Decision, record: SessionRecord | None,

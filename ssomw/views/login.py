@@ -17,10 +17,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from flask import Blueprint, g, redirect, request, session
 
 from .. import audit, metrics
+from ..core.claims import ClaimRules, sign_in_level, signed_in
+from ..core.policy import Assurance, Identity
 from ..core.redirects import host_matches, safe_redirect
+from ..core.target import read_cookie
 from ..oidc.client import SignInError, finish_login, start_login
 from ..oidc.provider import Provider
 from ..runtime import Runtime
+from ..session.manager import identity_of
+from ..store.base import StoreUnavailable
 from .pages import error_page, render_page, runtime
 
 log = logging.getLogger("ssomw.login")
@@ -91,12 +96,24 @@ def login() -> Any:
     provider = rt.providers.get(route.provider or "")
     if provider is None:
         return error_page("BAD_REQUEST", 400)
-    app_params = rt.config.app_settings(app.id)["auth_params"] if app else {}
-    return begin(rt, provider, base, rd, app_params, hint)
+    app_params = dict(rt.config.app_settings(app.id)["auth_params"]) if app else {}
+    if app is not None and app.assurance is not None and falls_short(rt, app.assurance):
+        app_params["prompt"] = "login"  # a step-up: the provider must ask again, not reuse
+    return begin(rt, provider, base, rd, app_params, hint, app.id if app else None)
+
+
+def falls_short(rt: Runtime, assurance: Assurance) -> bool:
+    """Whether this browser's session exists but its sign-in is too weak or too old."""
+    try:
+        record = rt.sessions.load(read_cookie(request.headers.get("Cookie", ""),
+                                              rt.sessions.settings.name))
+    except StoreUnavailable:
+        return False
+    return record is not None and assurance.shortfall(identity_of(record), time.time()) is not None
 
 
 def begin(rt: Runtime, provider: Provider, base: str, rd: str, app_params: dict[str, str],
-          hint: str | None) -> Any:
+          hint: str | None, app_id: str | None = None) -> Any:
     params = {**provider.settings["auth_params"], **app_params}
     if hint:
         params["login_hint"] = hint
@@ -114,7 +131,7 @@ def begin(rt: Runtime, provider: Provider, base: str, rd: str, app_params: dict[
         del flows[stale]
     flows[auth.state] = {"p": provider.id, "n": auth.nonce, "v": auth.code_verifier, "rd": rd,
                          "u": redirect_uri, "t": time.time(), "acr": params.get("acr_values"),
-                         "max_age": params.get("max_age")}
+                         "max_age": params.get("max_age"), "app": app_id}
     session["flows"] = flows
     return redirect(auth.url, 302)
 
@@ -164,30 +181,62 @@ def callback() -> Any:
         log.warning("sign-in at %s failed: %s", provider.id, exc.detail)
         status = {"PROVIDER_UNAVAILABLE": 503, "AUTH_LEVEL_NOT_MET": 403}.get(exc.code, 502)
         return sign_in_failed(provider.id, exc.code, status)
-    identity = identity_from_claims(provider, result.claims)
-    if identity is None:
-        log.warning("sign-in at %s failed: no usable username claim", provider.id)
+    who = signed_in(ClaimRules.from_settings(provider.id, provider.settings), result.claims)
+    if who is None:
+        log.warning("sign-in at %s failed: no usable sub claim", provider.id)
         return sign_in_failed(provider.id, "INVALID_RESPONSE", 502)
-    user, data = identity
-    if not rt.config.routing.email_allowed(data.get("email")):
-        log.info("refused sign-in of %r via %s: e-mail domain not allowed", user, provider.id)
+    if not rt.config.routing.email_allowed(who.email):
+        log.info("refused sign-in of %r via %s: e-mail domain not allowed (or the address is "
+                 "not verified)", who.user, provider.id)
         return sign_in_failed(provider.id, "DOMAIN_NOT_ALLOWED", 403)
-    groups, profile = rt.identities.at_sign_in(user, data.get("email"), result.claims,
-                                               data.pop("idp_groups"))
-    data.update(groups=groups, profile=profile, id_token=result.id_token, auth_method="oidc",
-                nonce=flow["n"], tokens=token_data(rt, result))
+    level = sign_in_level(result.claims)
+    shortfall = required_level_shortfall(rt, flow.get("app"), provider.id, level)
+    if shortfall is not None:
+        log.warning("sign-in of %r via %s refused for app %s: %s", who.user, provider.id,
+                    flow.get("app"), shortfall)
+        return sign_in_failed(provider.id, "AUTH_LEVEL_NOT_MET", 403)
+    groups, profile = rt.identities.at_sign_in(who, provider.id, result.claims)
+    data = {"email": who.email, "name": who.display_name,
+            "preferred_username": who.preferred_username, "groups": groups, "profile": profile,
+            "id_token": result.id_token, "auth_method": "oidc", "nonce": flow["n"],
+            "tokens": token_data(rt, result), **level}
     sid = result.claims.get("sid")
+    replaced = end_browser_session(rt)
     record, cookie = rt.sessions.create(
-        user=user, provider=provider.id, sub=result.claims["sub"],
+        user=who.user, provider=provider.id, sub=who.sub,
         sid=sid if isinstance(sid, str) else None, data=data)
-    log.info("signed in %r via %s", user, provider.id)
+    log.info("signed in %r via %s%s", who.user, provider.id,
+             " (replacing this browser's previous session)" if replaced else "")
     metrics.sign_in(provider.id, "success")
-    audit.record(rt.store, "sign_in", outcome="success", user=user, provider=provider.id,
+    audit.record(rt.store, "sign_in", outcome="success", user=who.user, provider=provider.id,
                  address=request.remote_addr, session=record.id[:8])
     session.clear()  # the flow session is spent; Flask-Session deletes it
     response = redirect(flow["rd"], 302)
     rt.sessions.set_cookie(response, record, cookie)
     return response
+
+
+def required_level_shortfall(rt: Runtime, app_id: str | None, provider_id: str,
+                             level: dict[str, Any]) -> str | None:
+    """Why a fresh sign-in still falls short of the app it was made for, or None. Refusing
+    here (rather than at the app) keeps a provider that ignores the request from looping."""
+    app = rt.config.policy.app_by_id(app_id) if app_id else None
+    if app is None or app.assurance is None:
+        return None
+    identity = Identity(user="", provider=provider_id, groups=frozenset(),
+                        acr=level["acr"], auth_time=level["auth_time"])
+    return app.assurance.shortfall(identity, time.time())
+
+
+def end_browser_session(rt: Runtime) -> bool:
+    """End the session this browser holds, if any: a sign-in replaces it everywhere (a step-up
+    or another user), so the old cookie value is worth nothing even to whoever copied it."""
+    try:
+        old = rt.sessions.load(read_cookie(request.headers.get("Cookie", ""),
+                                           rt.sessions.settings.name))
+        return old is not None and rt.sessions.end(old.id)
+    except StoreUnavailable:
+        return False
 
 
 def sign_in_failed(provider_id: str, code: str, status: int) -> Any:
@@ -203,28 +252,3 @@ def token_data(rt: Runtime, result: Any) -> dict[str, Any] | None:
         return None
     return {"access_token": result.access_token, "refresh_token": result.refresh_token,
             "expires_at": result.expires_at}
-
-
-def identity_from_claims(provider: Provider, claims: dict[str, Any]
-                         ) -> tuple[str, dict[str, Any]] | None:
-    """Username and attributes per the provider's claim mapping (contract §4.3)."""
-    names = provider.settings["claims"]
-
-    def text(claim: str) -> str | None:
-        value = claims.get(claim)
-        return value if isinstance(value, str) and value else None
-
-    user = text(names["username"]) or text(names["email"]) or text("sub")
-    if user is None:
-        return None
-    raw_groups = claims.get(names["groups"], [])
-    if isinstance(raw_groups, str):
-        raw_groups = [raw_groups]
-    groups = sorted({g for g in raw_groups if isinstance(g, str) and g}) \
-        if isinstance(raw_groups, list) else []
-    return user, {
-        "email": text(names["email"]),
-        "name": text(names["name"]),
-        "preferred_username": text("preferred_username"),
-        "idp_groups": groups,
-    }

@@ -49,3 +49,27 @@ def test_second_instance_skips_a_sync_already_running(tmp_path: Path, slapd: Sla
     assert first.store.kv_add("lock", "directory-sync", b"other-run", 60)
     sync_round(second)  # skipped: no users written
     assert load_user(second.store, "alice") is None
+
+
+def test_sign_in_looks_up_the_directory_only_by_what_the_provider_vouches_for(
+        tmp_path: Path, slapd: Slapd):
+    """By username only when the provider is authoritative for names; by e-mail only when the
+    address is trusted. alice's directory groups must not reach a look-alike."""
+    from ssomw.core.claims import ClaimRules, signed_in
+
+    rt = runtime(tmp_path, slapd)
+
+    def groups_for(settings: dict, claims: dict) -> list[str]:
+        who = signed_in(ClaimRules.from_settings("idp", settings), claims)
+        assert who is not None
+        return rt.identities.at_sign_in(who, "idp", claims)[0]
+
+    trusted = groups_for({"authoritative": ["username"]},
+                         {"sub": "a1", "preferred_username": "alice"})
+    assert "developers" in trusted
+    assert groups_for({}, {"sub": "x1", "preferred_username": "alice"}) == []
+    assert groups_for({}, {"sub": "x2", "preferred_username": "zz",
+                           "email": "alice@example.com", "email_verified": False}) == []
+    by_mail = groups_for({}, {"sub": "x3", "email": "alice@example.com",
+                              "email_verified": True})
+    assert "developers" in by_mail

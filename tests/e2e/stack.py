@@ -97,7 +97,7 @@ class Stack:
         return [{"id": "idp", "name": "Test IdP", "issuer": self.provider.issuer,
                  "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
                  "scopes": ["openid", "email", "profile", "groups"],
-                 **self.provider_settings}]
+                 "authoritative": ["username"], **self.provider_settings}]
 
     def apps_config(self) -> list[dict[str, Any]]:
         return [

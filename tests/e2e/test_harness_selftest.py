@@ -216,6 +216,7 @@ def _gateway_config(tmp_path: Path, idp: OidcProvider, echo: EchoApp) -> dict:
         "store": {"backend": "sqlite", "path": str(tmp_path / "gateway.db")},
         "session": {"secret_keys": [secrets.token_hex(32)], "secure": False},
         "providers": [{"id": "idp", "issuer": idp.issuer, "client_id": CLIENT_ID,
+                       "authoritative": ["username"],
                        "client_secret": CLIENT_SECRET,
                        "scopes": ["openid", "email", "profile", "groups"]}],
         "apps": [{"id": "app-a", "hosts": ["app-a.ssomw.localhost"], "upstream": echo.url}],

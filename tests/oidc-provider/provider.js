@@ -170,6 +170,7 @@ const configuration = {
     revocation: { enabled: true },
     introspection: { enabled: true },
   },
+  acrValues: ['urn:test:loa1', 'urn:test:mfa', 'urn:test:hwk'],
   enabledJWA: {
     idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'HS256'],
   },
@@ -184,6 +185,18 @@ const configuration = {
 
 const provider = new Provider(issuer, configuration);
 provider.proxy = false;
+
+// How the next sign-ins are made (acr, amr), chosen by a test through /__test__/level: the
+// devInteractions login form has no second factor, so a test says what the login counted as.
+const level = { acr: cfg.acr || undefined, amr: undefined };
+const interactionFinished = provider.interactionFinished.bind(provider);
+provider.interactionFinished = (req, res, result, options) => {
+  if (result && result.login) {
+    if (level.acr) result.login.acr = level.acr;
+    if (level.amr) result.login.amr = level.amr;
+  }
+  return interactionFinished(req, res, result, options);
+};
 
 // Keep the last authorization requests exactly as sent (all parameters, also unknown ones).
 const authRequests = [];
@@ -245,6 +258,10 @@ provider.use(async (ctx, next) => {
       else json(ctx, 200, authRequests[authRequests.length - 1]);
     } else if (path === '/__test__/auth-requests' && method === 'GET') {
       json(ctx, 200, authRequests);
+    } else if (path === '/__test__/level' && method === 'POST') {
+      level.acr = ctx.query.acr || undefined;
+      level.amr = ctx.query.amr ? String(ctx.query.amr).split(',') : undefined;
+      json(ctx, 200, level);
     } else if (path === '/__test__/backchannel' && method === 'GET') {
       json(ctx, 200, deliveries);
     } else if (path === '/__test__/end-sessions' && method === 'POST') {

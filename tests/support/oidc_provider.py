@@ -189,6 +189,12 @@ class OidcProvider:
     def auth_requests(self) -> list[dict[str, str]]:
         return self._get("/__test__/auth-requests")
 
+    def set_level(self, acr: str | None, amr: list[str] | None = None) -> None:
+        """Make the next sign-ins count as ``acr`` (and ``amr``) in the ID tokens."""
+        params = {k: v for k, v in {"acr": acr, "amr": ",".join(amr or [])}.items() if v}
+        response = requests.post(f"{self.base_url}/__test__/level", params=params, timeout=10)
+        response.raise_for_status()
+
     def backchannel_deliveries(self) -> list[dict[str, Any]]:
         """Every back-channel logout POST: url, logout_token, status (or error), at (ms)."""
         return self._get("/__test__/backchannel")

@@ -104,6 +104,7 @@ def gateway(tmp_path: Path, idp: FakeIdp):
         "store": {"path": str(tmp_path / "s.db")},
         "session": {"secret_keys": ["k" * 40], "secure": False},
         "providers": [{"id": "idp", "issuer": ISSUER, "client_id": "gw", "client_secret": "x",
+                       "authoritative": ["username"],
                        "auth_params": {"acr_values": "urn:mfa", "ui_locales": "de"}}],
         "apps": [{"id": "app", "hosts": ["app.example.com"]}],
     }))
