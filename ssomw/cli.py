@@ -35,10 +35,10 @@ def serve(config_file: str | None, bind: str, workers: int | None) -> None:
 @CONFIG_OPTION
 def check(config_file: str | None) -> None:
     """Validate a config: print every error with its path; exit 0 valid, 2 invalid."""
+    from .config.validate import config_warnings, shown
     from .registration import registration
 
     path = config_path(config_file)
-    from .config.validate import config_warnings
 
     config = load_or_exit(config_file)
     click.echo(f"{path}: OK")
@@ -48,7 +48,7 @@ def check(config_file: str | None) -> None:
         click.echo(f"\nRegister at provider {provider_id!r} (client {entry.pop('client_id')}):")
         for key, value in entry.items():
             for item in value if isinstance(value, list) else [value]:
-                click.echo(f"  {key}: {item}")
+                click.echo(f"  {key}: {shown(item)}")
 
 
 @main.command()

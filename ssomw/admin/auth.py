@@ -85,14 +85,19 @@ def authenticate(runtime: Runtime, request: Request, scope: str | None,
         raise AdminError(401, "invalid_token", "the token is unknown or revoked",
                          headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
     if scope is not None and not principal.has(scope):
-        raise AdminError(403, "insufficient_scope", f"this call needs the scope {scope}",
-                         headers={"WWW-Authenticate":
-                                  f'{REALM}, error="insufficient_scope", scope="{scope}"'})
+        raise insufficient_scope(scope)
     if tokens.seen(principal.name):
         audit.record(runtime.store, "admin_token_used", name=principal.name,
                      source=principal.source, client_ip=str(address), method=request.method,
                      path=request.path)
     return principal
+
+
+def insufficient_scope(scope: str, why: str = "this call") -> AdminError:
+    """The 403 for a token without ``scope`` (RFC 6750 §3.1), the same for every route."""
+    return AdminError(403, "insufficient_scope", f"{why} needs the scope {scope}",
+                      headers={"WWW-Authenticate":
+                               f'{REALM}, error="insufficient_scope", scope="{scope}"'})
 
 
 def bearer(header: str | None) -> str | None:

@@ -2,13 +2,17 @@
 
 Redaction replaces the value of every key in ``SECRET_KEYS`` (``client_secret``,
 ``secret_keys``, ``bind_password``, ``password``, ``hash``) with ``"***"``; a list under such
-a key becomes a list of ``"***"``. A value that is only an environment reference
-(``${OIDC_SECRET}``) is left visible: it holds no secret, and each instance resolves it itself.
+a key becomes a list of ``"***"``. Every other string that is a URL has its credentials (the
+userinfo password, password-like query parameters) replaced by ``***`` in place
+(:mod:`ssomw.core.url_secrets`): ``redis://:***@cache:6379/0``. A value that is only an
+environment reference (``${OIDC_SECRET}``) is left visible: it holds no secret, and each
+instance resolves it itself.
 
 Writing a redacted document back (PUT, merge patch, redacted import) means "keep the current
-value" wherever a secret key holds ``"***"``: the counterpart is found by path, list items of
-objects by their ``id``/``name``/``username`` (else by position), list items of strings by
-position. A ``"***"`` with no current value is an error with its path.
+value" wherever a secret key holds ``"***"``, or a URL holds ``***`` as a credential: the
+counterpart is found by path, list items of objects by their ``id``/``name``/``username``
+(else by position), list items of strings by position. A ``"***"`` with no current value is
+an error with its path.
 
 Encrypted backups are a JWE (RFC 7516) made by joserfc with a password-based key:
 ``PBES2-HS512+A256KW`` (PBKDF2-HMAC-SHA512, :data:`ITERATIONS` rounds, random salt) and
@@ -35,6 +39,7 @@ from joserfc.registry import HeaderParameter
 
 from ..config.errors import ConfigError
 from ..config.schema import SECRET_KEYS
+from ..core.url_secrets import has_redacted_credential, redact_url, restore_url, url_secrets
 
 REDACTED = "***"
 FORMAT = "ssomw-config"
@@ -44,6 +49,7 @@ MAX_ITERATIONS = 2_000_000
 MIN_PASSPHRASE = 12
 IDENTITY_KEYS = ("id", "name", "username")
 ENV_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
+NOTHING_TO_KEEP = "is redacted ('***') but there is no current value to keep; give the value"
 
 
 class ExportError(ValueError):
@@ -67,11 +73,13 @@ def _hide(value: Any) -> Any:
 
 
 def redact(data: Any) -> Any:
-    """A copy of ``data`` with every secret value replaced by ``"***"``."""
+    """A copy of ``data`` with every secret value, and every credential in a URL, hidden."""
     if isinstance(data, Mapping):
         return {k: _hide(v) if k in SECRET_KEYS else redact(v) for k, v in data.items()}
     if isinstance(data, list):
         return [redact(item) for item in data]
+    if isinstance(data, str):
+        return redact_url(data)
     return data
 
 
@@ -87,7 +95,8 @@ def redact_diff(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def secret_values(data: Any) -> set[str]:
-    """Every string under a secret key: scrubbed from error messages before they are shown."""
+    """Every string under a secret key, and every credential in a URL: scrubbed from error
+    messages before they are shown."""
     found: set[str] = set()
 
     def walk(node: Any, secret: bool) -> None:
@@ -99,6 +108,8 @@ def secret_values(data: Any) -> set[str]:
                 walk(item, secret)
         elif secret and isinstance(node, str) and len(node) >= 4:
             found.add(node)
+        elif isinstance(node, str):
+            found.update(value for value in url_secrets(node) if len(value) >= 4)
 
     walk(data, False)
     return found
@@ -111,7 +122,8 @@ def scrub(message: str, secrets: set[str]) -> str:
 
 
 def restore(new: Any, current: Any) -> tuple[Any, list[ConfigError]]:
-    """``new`` with each ``"***"`` under a secret key replaced by the current value."""
+    """``new`` with each ``"***"`` under a secret key, or as a URL credential, replaced by the
+    current value."""
     errors: list[ConfigError] = []
 
     def counterpart(item: Any, index: int, old: Any) -> Any:
@@ -134,9 +146,13 @@ def restore(new: Any, current: Any) -> tuple[Any, list[ConfigError]]:
                     for i, item in enumerate(node)]
         if secret and node == REDACTED:
             if old is None or old == REDACTED:
-                errors.append(ConfigError(path, "is redacted ('***') but there is no current "
-                                                "value to keep; give the value"))
+                errors.append(ConfigError(path, NOTHING_TO_KEEP))
             return old
+        if not secret and has_redacted_credential(node):
+            kept = restore_url(node, old)
+            if kept is None:
+                errors.append(ConfigError(path, NOTHING_TO_KEEP))
+            return kept if kept is not None else node
         return node
 
     return walk(new, current, False, ""), errors

@@ -41,14 +41,14 @@ def error(status: int) -> dict[str, Any]:
 
 def op(summary: str, scope: str | None, ok: dict[int, dict[str, Any]], *,
        errors: tuple[int, ...] = (), params: list[dict[str, Any]] | None = None,
-       body: dict[str, Any] | None = None) -> dict[str, Any]:
+       body: dict[str, Any] | None = None, note: str = "") -> dict[str, Any]:
     responses: dict[str, Any] = {str(code): spec for code, spec in ok.items()}
     for code in (*COMMON, *errors) if scope else (404,):
         responses[str(code)] = error(code)
     operation: dict[str, Any] = {"summary": summary, "responses": responses,
                                  "security": [{"bearer": []}] if scope else []}
     if scope:
-        operation["description"] = f"Needs the scope `{scope}`."
+        operation["description"] = f"Needs the scope `{scope}`." + (f" {note}" if note else "")
     if params:
         operation["parameters"] = params
     if body:
@@ -243,11 +243,14 @@ def paths() -> dict[str, Any]:
             {200: ok("app, rules, decision, provider routing, groups with sources",
                      ref("Explanation"))},
             params=[param("url", "query", {"type": "string"}, True),
-                    param("user", "query", {"type": "string"}),
+                    param("user", "query", {"type": "string"},
+                          description="needs `sessions:admin` as well (403 without)"),
                     param("method", "query", {"type": "string"}),
                     param("client_ip", "query", {"type": "string"}),
                     param("provider", "query", {"type": "string"}),
-                    param("email", "query", {"type": "string"})])},
+                    param("email", "query", {"type": "string"})],
+            note="With `user`, also `sessions:admin`: the answer then holds that user's "
+                 "groups, their sources and live session count.")},
         "/audit": {"get": op(
             "Audit events, oldest first", "audit:read",
             {200: ok("events", {"type": "object", "required": ["events"], "properties": {

@@ -12,8 +12,9 @@ from ..config import ConfigError
 from ..users import load_user, local_groups, set_local_groups
 from ..views.pages import runtime
 from . import API, bp
+from .auth import insufficient_scope
 from .explain import ExplainError, explain
-from .http import answer, author, json_body, needs
+from .http import answer, author, can, json_body, needs
 from .jobs import start_sync, sync_status
 from .service import AdminError
 
@@ -116,9 +117,13 @@ def directory_sync_status() -> Response:
 @bp.get(f"{API}/explain")
 @needs("config:read", ("url", "user", "method", "client_ip", "provider", "email"))
 def explain_view() -> Response:
+    """With ``user=`` the answer holds that user's groups, their sources and session count:
+    user data, which otherwise needs ``sessions:admin``, so it needs that scope too."""
     url = request.args.get("url")
     if not url:
         raise AdminError(400, "bad_request", "give url=<the full URL of the request>")
+    if "user" in request.args and not can("sessions:admin"):
+        raise insufficient_scope("sessions:admin", "explain with user=")
     try:
         return answer(explain(runtime(), url, request.args.get("user") or None,
                               method=request.args.get("method", "GET")[:16],

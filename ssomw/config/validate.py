@@ -18,6 +18,7 @@ import jsonschema
 from ..core.networks import parse_networks
 from ..core.policy import Policy, PolicyError
 from ..core.routing import Routing, RoutingError
+from ..core.url_secrets import redact_url
 from ..templating import validate_templates
 from .errors import ConfigError
 from .schema import RESERVED_AUTH_PARAMS, config_schema
@@ -57,10 +58,29 @@ def schema_errors(data: Any) -> list[ConfigError]:
         elif err.validator == "oneOf":
             errors.append(ConfigError(path, "must be a duration: seconds, or 90s, 30m, 12h, 7d"))
         elif err.validator == "pattern":
-            errors.append(ConfigError(path, f"{err.instance!r} has an invalid format"))
+            errors.append(ConfigError(path, f"{shown(err.instance)!r} has an invalid format"))
         else:
-            errors.append(ConfigError(path, err.message))
+            errors.append(ConfigError(path, without_url_secrets(err.message, err.instance)))
     return errors
+
+
+def shown(value: Any) -> Any:
+    """A value as an error message may quote it: a URL without its credentials (the message
+    reaches ``ssomw check``, logs and the admin API)."""
+    return redact_url(value) if isinstance(value, str) else value
+
+
+def without_url_secrets(message: str, instance: Any) -> str:
+    """``message`` with every URL found in ``instance`` (nested too) quoted as :func:`shown`."""
+    if isinstance(instance, dict):
+        instance = list(instance.values())
+    if isinstance(instance, list):
+        for item in instance:
+            message = without_url_secrets(message, item)
+    elif isinstance(instance, str) and shown(instance) != instance:
+        for form in (instance, repr(instance)[1:-1]):
+            message = message.replace(form, redact_url(form))
+    return message
 
 
 def fill_defaults(data: Any, schema: dict[str, Any]) -> Any:

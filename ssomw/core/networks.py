@@ -60,6 +60,18 @@ def parse_address(text: str) -> Address | None:
     return address
 
 
+def address_bucket(text: str) -> str:
+    """What a per-client-address limit counts under: an IPv4 address itself, the /64 of an
+    IPv6 address (one host usually holds a whole /64 and can pick any address in it), else
+    the text itself (bounded), so garbage still lands in a bucket of its own."""
+    address = parse_address(text)
+    if address is None:
+        return (text or "-")[:64]
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def in_networks(address: Address, networks: tuple[Network, ...]) -> bool:
     """True when ``address`` is in any of ``networks`` (mixed IPv4/IPv6 lists allowed)."""
     return any(address.version == net.version and address in net for net in networks)

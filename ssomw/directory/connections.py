@@ -17,6 +17,7 @@ from typing import TypeVar
 from ldap3 import NONE, SYNC, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException, LDAPOperationResult
 
+from ..core.url_secrets import redact_url
 from ..forks import current_pid
 
 T = TypeVar("T")
@@ -77,7 +78,11 @@ class Connector:
             budget = self.timeout if deadline is None else deadline - time.monotonic()
             if budget <= 0:
                 break
-            server = Server(url, get_info=NONE, connect_timeout=budget, tls=self._tls)
+            try:  # a URL ldap3 cannot read (a userinfo, a bad port) is one more failed URL
+                server = Server(url, get_info=NONE, connect_timeout=budget, tls=self._tls)
+            except LDAPException as exc:
+                last = exc
+                continue
             conn = Connection(
                 server, user=user, password=password, client_strategy=SYNC, read_only=True,
                 raise_exceptions=True, receive_timeout=math.ceil(budget),
@@ -102,7 +107,8 @@ class Connector:
                 close(conn)
                 last = exc
         reason = describe(last) if last else "timeout"
-        raise DirectoryUnavailable(f"cannot reach {', '.join(self.urls)}: {reason}")
+        where = ", ".join(redact_url(url) for url in self.urls)
+        raise DirectoryUnavailable(f"cannot reach {where}: {reason}")
 
     def run(self, operation: Callable[[Connection, float], T], deadline: float) -> T:
         """Run ``operation(conn, deadline)`` on a pooled service connection, mapping failures."""

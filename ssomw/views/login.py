@@ -7,6 +7,7 @@ the ID token and userinfo have been verified, under a brand-new id.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
@@ -15,9 +16,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from flask import Blueprint, g, redirect, request, session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import audit, metrics
 from ..core.claims import ClaimRules, sign_in_level, signed_in
+from ..core.networks import address_bucket
 from ..core.policy import Assurance, Identity
 from ..core.redirects import host_matches, safe_redirect
 from ..core.target import read_cookie
@@ -35,6 +38,17 @@ FLOW_LIFETIME = 600.0
 MAX_PENDING_FLOWS = 5
 MAX_HINT = 256
 FORM_POST_NAMESPACE = "form-post"
+# response_mode=form_post (see callback_form_post): a POST is parked only for a state that
+# begin() recorded, with every field capped, and at most FORM_POST_LIMIT times a minute per
+# client address.
+FORM_POST_PENDING = "form-post-pending"
+FORM_POST_RATE = "form-post-rate"
+FORM_POST_PARK_TTL = 120.0
+FORM_POST_LIMIT = 30
+FORM_POST_CAPS = {"code": 2048, "state": 2048, "iss": 2048, "error": 256,
+                  "error_description": 512}
+FORM_POST_MAX_BODY = 16 * 1024
+FORM_POST_MAX_PARKED = 6 * 1024
 
 
 def own_base_url() -> str | None:
@@ -133,7 +147,45 @@ def begin(rt: Runtime, provider: Provider, base: str, rd: str, app_params: dict[
                          "u": redirect_uri, "t": time.time(), "acr": params.get("acr_values"),
                          "max_age": params.get("max_age"), "app": app_id}
     session["flows"] = flows
+    if provider.settings["response_mode"] == "form_post":
+        rt.store.kv_set(FORM_POST_PENDING, pending_key(auth.state), provider.id.encode(),
+                        FLOW_LIFETIME)
     return redirect(auth.url, 302)
+
+
+def pending_key(state: str) -> str:
+    """The store key of a pending form_post flow: a hash, so listing the namespace yields no
+    state that could be posted."""
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def form_post_fields() -> dict[str, str] | None:
+    """The authorization response posted by the provider, or None when the body is too big,
+    a field is repeated, over its cap or not printable ASCII (RFC 6749 §4.1.2, §5.2: every
+    one of these is ASCII), or ``state`` is missing."""
+    if (request.content_length or 0) > FORM_POST_MAX_BODY:
+        return None
+    request.max_content_length = FORM_POST_MAX_BODY
+    try:
+        form = request.form
+    except RequestEntityTooLarge:
+        return None
+    fields = {}
+    for name, cap in FORM_POST_CAPS.items():
+        values = form.getlist(name)
+        if len(values) > 1 or any(len(v) > cap or not (v.isascii() and v.isprintable())
+                                  for v in values):
+            return None
+        if values:
+            fields[name] = values[0]
+    return fields if fields.get("state") else None
+
+
+def form_post_refused(code: str, status: int, why: str) -> Any:
+    """Refuse without touching the store (no audit event either: anyone can send these)."""
+    log.info("form_post callback refused: %s", why)
+    metrics.sign_in(metrics.UNKNOWN, code)
+    return error_page(code, status)
 
 
 @bp.post("/callback")
@@ -141,12 +193,29 @@ def callback_form_post() -> Any:
     """``response_mode=form_post``: the provider's page POSTs here cross-site, so the browser
     sends no SameSite=Lax cookie and the login state can't be checked yet. The parameters are
     parked in the store under a random key and the browser is sent back here with a GET (a
-    top-level navigation, which does carry the cookie); the code never appears in a URL."""
+    top-level navigation, which does carry the cookie); the code never appears in a URL.
+
+    Anyone can POST here, so parking is earned: the posted ``state`` must be one that
+    :func:`begin` recorded for a form_post provider (consumed here: one parking per flow),
+    every field is capped, and each client address parks at most :data:`FORM_POST_LIMIT`
+    times a minute. Anything else is a 400 that writes nothing to the store."""
     rt = runtime()
-    fields = {k: request.form.get(k, "")[:4096] for k in
-              ("code", "state", "error", "error_description", "iss") if k in request.form}
+    fields = form_post_fields()
+    if fields is None:
+        return form_post_refused("BAD_REQUEST", 400, "malformed or oversized fields")
+    parked = urlencode(fields).encode()
+    if len(parked) > FORM_POST_MAX_PARKED:
+        return form_post_refused("BAD_REQUEST", 400, "fields too large together")
+    if rt.store.kv_pop(FORM_POST_PENDING, pending_key(fields["state"])) is None:
+        return form_post_refused("SESSION_EXPIRED", 400, "no form_post flow pending for "
+                                 "this state")
+    address = address_bucket(request.remote_addr or "")
+    if rt.store.incr(FORM_POST_RATE, address, 60.0) > FORM_POST_LIMIT:
+        response = form_post_refused("SERVICE_UNAVAILABLE", 429, f"over {FORM_POST_LIMIT} "
+                                     f"a minute from {address}")
+        return response[0], response[1], {"Retry-After": "60"}
     key = secrets.token_urlsafe(24)
-    rt.store.kv_set(FORM_POST_NAMESPACE, key, urlencode(fields).encode(), 120)
+    rt.store.kv_set(FORM_POST_NAMESPACE, key, parked, FORM_POST_PARK_TTL)
     return redirect(f"{rt.prefix}/callback?resume={key}", 303)
 
 

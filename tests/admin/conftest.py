@@ -26,6 +26,7 @@ TOKENS = {
     "reader": ("ssomw-test-token-reader-0123456789abc", ["config:read"]),
     "writer": ("ssomw-test-token-writer-0123456789abc", ["config:read", "config:write"]),
     "sessions": ("ssomw-test-token-sessions-0123456789", ["sessions:admin"]),
+    "explainer": ("ssomw-test-token-explainer-012345678", ["config:read", "sessions:admin"]),
     "auditor": ("ssomw-test-token-auditor-0123456789a", ["audit:read"]),
 }
 CONFIG: dict[str, Any] = {

@@ -91,3 +91,16 @@ def test_patch_on_one_instance_changes_the_other_within_two_seconds(stack: Stack
     # B serves the new version through its own API too.
     assert requests.get(f"{b.url}/sso/api/v1/config", headers=auth,
                         timeout=5).headers["ETag"] == changed.headers["ETag"]
+
+
+def test_explain_with_a_user_needs_sessions_admin(stack: Stack):
+    """Issue 14, item 9, on a real gateway: this token has config:read but not sessions:admin."""
+    api = f"{stack.gateways[0].url}/sso/api/v1/explain"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    url = stack.url("app-b", "/")
+    refused = requests.get(api, params={"url": url, "user": "alice"}, headers=auth, timeout=5)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "insufficient_scope" and "user" not in refused.json()
+    assert 'scope="sessions:admin"' in refused.headers["WWW-Authenticate"]
+    plain = requests.get(api, params={"url": url}, headers=auth, timeout=5)
+    assert plain.status_code == 200 and plain.json()["app"]["id"] == "app-b"

@@ -110,7 +110,7 @@ def test_explain(gw: Gw, url, user, final, app, rule):
     remember(gw, "ann", [Grant("staff", "idp", "staff", ("idp:staff",))])
     remember(gw, "root", [Grant("admins", "local", "", ("local",))])
     query = f"/explain?url={url}" + (f"&user={user}" if user else "")
-    response = gw.api("GET", query, token="reader")
+    response = gw.api("GET", query, token="explainer" if user else "reader")
     assert response.status_code == 200, response.json
     body = response.json
     assert body["final"] == final
@@ -132,6 +132,28 @@ def test_explain_shows_groups_sources_and_routing(gw: Gw):
     assert body["user"]["provider"] == "partner" and body["user"]["provider_from"] == "routing"
     assert body["rules"][0] == {"index": 0, "matched": False,
                                 "reason": "path /admin/ matches none of ^/public/"}
+
+
+@pytest.mark.parametrize("token, user, status", [
+    pytest.param("reader", "ann", 403, id="user-needs-sessions-admin"),
+    pytest.param("reader", "", 403, id="empty-user-too"),
+    pytest.param("sessions", "ann", 403, id="sessions-admin-alone-is-not-enough"),
+    pytest.param("explainer", "ann", 200, id="both-scopes"),
+    pytest.param("reader", None, 200, id="without-user-config-read-is-enough"),
+])
+def test_explain_with_a_user_needs_sessions_admin(gw: Gw, token, user, status):
+    """Issue 14, item 9: a user's groups, their sources and session count are user data."""
+    remember(gw, "ann", [Grant("staff", "idp", "staff", ("idp:staff",))])
+    query = "/explain?url=https://wiki.example.com/page" + \
+        (f"&user={user}" if user is not None else "")
+    response = gw.api("GET", query, token=token)
+    assert response.status_code == status
+    if status == 403:
+        assert response.json["error"] == "insufficient_scope"
+        assert set(response.json) == {"error", "message"}
+        scope = "sessions:admin" if token == "reader" else "config:read"
+        assert f'scope="{scope}"' in response.headers["WWW-Authenticate"]
+        assert "staff" not in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("query", ["/explain", "/explain?url=ftp://x/", "/explain?url=x"])

@@ -99,6 +99,33 @@ def test_check_command_exit_codes(tmp_path: Path):
     assert "server.path_prefix:" in result.stderr
 
 
+@pytest.mark.parametrize("patch, field", [
+    pytest.param({"store": {"backend": "redis", "url": "http://:check-pw-777@cache"}},
+                 "store.url", id="pattern"),
+    pytest.param({"directory": {"ldap": {"url": "ldap://u:check-pw-777@dir", "user_base": 1}}},
+                 "directory.ldap.user_base", id="other-field-of-the-section"),
+    pytest.param({"store": {"backend": "redis", "url": ["redis://:check-pw-777@cache"]}},
+                 "store.url", id="type"),
+])
+def test_check_never_prints_a_url_password(tmp_path: Path, patch, field):
+    """Item 3 of issue 14: errors quote the value, and logs and `ssomw check` print errors."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(merged(patch)))
+    result = run_check("-c", str(bad))
+    assert result.returncode == 2 and f"{field}:" in result.stderr
+    assert "check-pw-777" not in result.stdout + result.stderr
+
+
+def test_check_prints_registration_urls_without_credentials(tmp_path: Path):
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(merged({"server": {
+        "public_url": "https://ops:check-pw-777@sso.example.com"}})))
+    result = run_check("-c", str(good))
+    assert result.returncode == 0, result.stderr
+    assert "https://ops:***@sso.example.com/sso/callback" in result.stdout
+    assert "check-pw-777" not in result.stdout + result.stderr
+
+
 def test_shipped_example_config_is_valid():
     env = {"SSOMW_SESSION_KEY": KEY, "SSOMW_CORP_SECRET": "x"}
     config = load_config(REPO / "conf/ssomw.example.yaml", env=env)

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from ssomw.core.networks import client_address, parse_networks
+from ssomw.core.networks import address_bucket, client_address, parse_networks
 
 TRUSTED = parse_networks(["10.0.0.0/8", "fd00::/8", "192.168.1.1"])
 PROXY = "10.0.0.2"
@@ -98,3 +98,15 @@ def test_no_trusted_proxies_means_peer_always() -> None:
 def test_result_is_an_address_when_peer_is() -> None:
     result = client_address(PROXY, "1.2.3.4, zzz, 203.0.113.7", TRUSTED)
     assert ipaddress.ip_address(result)
+
+
+@pytest.mark.parametrize(("text", "bucket"), [
+    pytest.param("192.0.2.7", "192.0.2.7", id="v4-itself"),
+    pytest.param("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64", id="v6-its-64"),
+    pytest.param("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64", id="v6-same-64"),
+    pytest.param("::ffff:192.0.2.7", "192.0.2.7", id="v4-mapped"),
+    pytest.param("", "-", id="empty"),
+    pytest.param("x" * 100, "x" * 64, id="garbage-bounded"),
+])
+def test_address_bucket(text: str, bucket: str) -> None:
+    assert address_bucket(text) == bucket

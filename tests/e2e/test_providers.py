@@ -216,6 +216,43 @@ def test_form_post_sign_in_in_a_real_browser(two: TwoProviderStack):
     assert last["response_mode"] == "form_post"
 
 
+def parked_form_posts(stack: Stack) -> list[tuple[str, bytes]]:
+    """What the gateway parked for form_post callbacks (its SQLite store, read directly)."""
+    from ssomw.store.sqlite import SqliteStore
+    from ssomw.views.login import FORM_POST_NAMESPACE
+
+    store = SqliteStore(str(stack.workdir / "ssomw.db"))
+    try:
+        return store.kv_items(FORM_POST_NAMESPACE)
+    finally:
+        store.close()
+
+
+def test_anonymous_form_post_callback_is_refused_and_parks_nothing(two: TwoProviderStack):
+    """Issue 14, item 10: only a form_post flow begun here earns a parked response."""
+    before = parked_form_posts(two)
+    for fields in ({"code": "x" * 4000, "state": "made-up-state", "iss": two.partner.issuer},
+                   {"code": "abc", "state": "made-up-state"}, {}):
+        response = requests.post(two.url("app-b", "/sso/callback"), data=fields,
+                                 allow_redirects=False, timeout=5)
+        assert response.status_code == 400 and "Location" not in response.headers
+        assert "text/html" in response.headers["Content-Type"]
+    assert parked_form_posts(two) == before
+    # A flow begun for the form_post provider: an oversized code is refused, the real answer
+    # still parks (once), and the same state cannot park again.
+    session = requests.Session()
+    state = parse_qs(urlsplit(login_location(session, two, "app-b")).query)["state"][0]
+    callback = two.url("app-b", "/sso/callback")
+    assert session.post(callback, data={"code": "c" * 2049, "state": state},
+                        allow_redirects=False, timeout=5).status_code == 400
+    first = session.post(callback, data={"code": "abc", "state": state},
+                         allow_redirects=False, timeout=5)
+    assert first.status_code == 303 and "/sso/callback?resume=" in first.headers["Location"]
+    assert len(parked_form_posts(two)) == len(before) + 1
+    assert session.post(callback, data={"code": "abc", "state": state},
+                        allow_redirects=False, timeout=5).status_code == 400
+
+
 def test_choice_page_in_a_real_browser(two: TwoProviderStack):
     with chromium_browser() as browser, browser_context(browser) as context:
         page = context.new_page()

@@ -5,6 +5,7 @@
         server.stop()    # outage
         server.start()   # back, same port (and empty: nothing is saved)
 
+``RedisServer(password=PW)`` requires that password (``--requirepass``).
 ``RedisServer(sentinel_for=master)`` runs a Sentinel watching ``master`` instead; its
 ``sentinel_url()`` is the ``redis+sentinel://`` URL of that master. The process is killed
 by a finaliser even when a test forgets to stop it, and by the kernel if the test process
@@ -75,8 +76,10 @@ class RedisServer:
         service_name: str = "mymaster",
         binary: str | None = None,
         startup_timeout: float = 10.0,
+        password: str | None = None,
     ) -> None:
         self.host = host
+        self.password = password
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port(host)
         self.extra_args = list(extra_args)
@@ -133,6 +136,8 @@ class RedisServer:
         ]  # fmt: skip
         if self.unix_path:
             cmd += ["--unixsocket", self.unix_path, "--unixsocketperm", "700"]
+        if self.password:
+            cmd += ["--requirepass", self.password]
         return cmd + self.extra_args
 
     def start(self) -> RedisServer:
@@ -165,10 +170,17 @@ class RedisServer:
 
     def ping(self, timeout: float = 0.5) -> bool:
         """True if the server answers PING with PONG (not LOADING or an error)."""
+        auth = b"AUTH %s\r\n" % self.password.encode() if self.password else b""
         try:
             with socket.create_connection((self.host, self.port), timeout=timeout) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(64).startswith(b"+PONG")
+                sock.sendall(auth + b"PING\r\n")
+                answer = b""
+                while answer.count(b"\r\n") < (2 if auth else 1):
+                    chunk = sock.recv(64)
+                    if not chunk:
+                        break
+                    answer += chunk
+                return answer.split(b"\r\n")[-2].startswith(b"+PONG")
         except OSError:
             return False
 
