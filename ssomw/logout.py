@@ -2,11 +2,16 @@
 
 Used by the back-channel and front-channel endpoints, the CLI and (later) the admin API. Every
 path goes through the store, so a logout on one gateway instance holds on every instance at once.
+Also the sign-out form's CSRF token (:func:`logout_csrf`), which the logout view checks.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import audit, metrics
@@ -18,6 +23,39 @@ from .runtime import Runtime
 
 log = logging.getLogger("ssomw.logout")
 MAX_LOGOUT_TOKEN = 16 * 1024
+
+
+def logout_csrf(secret_keys: Sequence[str], session_id: str) -> str:
+    """The sign-out form's token: HMAC-SHA256 over ("logout", session id) with the first key.
+
+    Stateless, so a page with a sign-out button writes nothing to the store; bound to the
+    session, so another site cannot know it (it never sees the session id)."""
+    return _logout_mac(secret_keys[0], session_id)
+
+
+def logout_csrf_ok(secret_keys: Sequence[str], session_id: str, token: str) -> bool:
+    """True if ``token`` is this session's sign-out token under any key (rotation)."""
+    sent = token.encode()
+    return any([hmac.compare_digest(_logout_mac(key, session_id).encode(), sent)
+                for key in secret_keys])
+
+
+def logout_redirects(runtime: Runtime, provider_id: str, rd: str | None) -> list[str]:
+    """Where the answer to a sign-out POST may send the browser: the provider's end-session
+    endpoint and ``rd`` (already validated). A page's ``form-action`` must allow them."""
+    targets = [rd] if rd else []
+    provider = runtime.providers.get(provider_id)
+    if provider is not None and provider.settings["logout"]["rp_initiated"]:
+        try:
+            targets.append(provider.endpoint("end_session_endpoint") or "")
+        except ProviderUnavailable:
+            pass  # the sign-out then stays local and ends on our own page
+    return targets
+
+
+def _logout_mac(key: str, session_id: str) -> str:
+    mac = hmac.new(key.encode(), b"logout\0" + session_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)
@@ -82,9 +120,17 @@ def backchannel_logout(runtime: Runtime, token: object) -> LogoutResult:
     return LogoutResult(provider.id, ended)
 
 
-def frontchannel_logout(runtime: Runtime, issuer: str | None,
-                        sid: str | None) -> LogoutResult | None:
-    """Front-Channel Logout 1.0 §2: end the sessions of ``sid`` at the provider ``iss``.
+def frontchannel_logout(runtime: Runtime, issuer: str | None, sid: str | None,
+                        session_id: str | None = None) -> LogoutResult | None:
+    """Front-Channel Logout 1.0 §2: end the session(s) of ``sid`` at the provider ``iss``.
+
+    The request comes from a browser (an iframe in the provider's logout page), so when it
+    carries a valid session cookie (``session_id``, signature already checked) only that
+    browser's session ends, and only if it belongs to the ``iss`` provider and carries this
+    ``sid``: another page cannot end someone else's session through this browser. Without a
+    cookie — browsers often withhold cookies from a cross-site iframe (§4.1) — every session
+    with that ``sid`` ends, as the spec's ``iss``/``sid`` pair names them; knowing the ``sid``
+    is then the only proof, so the trade-off is documented in the README.
 
     Returns None (and ends nothing) for an unknown issuer, a provider without front-channel
     logout, or a missing sid.
@@ -92,9 +138,18 @@ def frontchannel_logout(runtime: Runtime, issuer: str | None,
     provider = provider_for_issuer(runtime, issuer)
     if provider is None or not provider.settings["logout"]["frontchannel"] or not sid:
         return None
-    ended = end_provider_sessions(runtime, provider.id, sid[:512], None)
-    log.info("front-channel logout from %s ended %d session(s)", provider.id, ended)
+    sid = sid[:512]
+    if session_id is None:
+        ended = end_provider_sessions(runtime, provider.id, sid, None)
+    else:
+        record = runtime.store.get_session(session_id)
+        named = (record is not None and record.provider == provider.id
+                 and record.sid is not None
+                 and hmac.compare_digest(record.sid.encode(), sid.encode()))
+        ended = runtime.store.delete_sessions([session_id]) if named else 0
+    log.info("front-channel logout from %s ended %d session(s)%s", provider.id, ended,
+             " (the browser's own)" if session_id else "")
     metrics.logout("frontchannel", ended)
     audit.record(runtime.store, "logout", kind="frontchannel", provider=provider.id,
-                 ended=ended)
+                 ended=ended, by_cookie=session_id is not None)
     return LogoutResult(provider.id, ended)

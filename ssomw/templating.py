@@ -17,10 +17,11 @@ Configuration (``templates`` section)::
       brand: {name: Example Corp, logo_url: /sso-brand/logo.svg}
       support: {email: help@example.com, url: https://help.example.com, text: "Ext. 1234"}
 
-Pages: ``error``, ``forbidden`` (403s; falls back to ``error``), ``logout``,
-``choose_provider``, ``email`` (asks for the e-mail address to pick the provider) and
-``emergency``. Lookup, first found wins: ``apps.<app>.<page>``, then for ``forbidden``
-``apps.<app>.error``, then ``<page>``, then ``error`` (for ``forbidden``), then the shipped page.
+Pages: ``error``, ``forbidden`` (403s; falls back to ``error``), ``logout`` (signed out),
+``logout_confirm`` (asks before signing out), ``choose_provider``, ``email`` (asks for the
+e-mail address to pick the provider) and ``emergency``. Lookup, first found wins:
+``apps.<app>.<page>``, then for ``forbidden`` ``apps.<app>.error``, then ``<page>``, then
+``error`` (for ``forbidden``), then the shipped page.
 Custom templates may ``{% extends "base.html" %}`` (blocks ``title``, ``card_class``,
 ``content``, ``footer``) or include any shipped page.
 
@@ -38,11 +39,15 @@ Variables (every page):
 ============  ===========================================================================
 
 Per page: ``error``/``forbidden``: ``code`` (e.g. ``USER_NOT_ALLOWED``), ``message`` (the
-translated text for the code), ``status`` (HTTP status). ``choose_provider``: ``providers``
-(list of ``{id, name, url}``), ``choices`` (the same as ``(id, name, url)`` tuples), ``rd``.
-``email``: ``csrf``, ``rd``, ``error`` (true after an unusable address). ``emergency``:
-``csrf``, ``rd``, ``action`` (form target; empty posts back to the same URL), ``error`` (true
-after a failed attempt), ``username`` (to prefill). ``logout``: none besides the common ones.
+translated text for the code), ``status`` (HTTP status), ``logout_csrf`` (the token a ``POST
+<prefix>/logout`` form must carry as ``csrf`` to sign out; empty without a session).
+``choose_provider``: ``providers`` (list of ``{id, name, url}``), ``choices`` (the same as
+``(id, name, url)`` tuples), ``rd``. ``email``: ``csrf``, ``rd``, ``error`` (true after an
+unusable address). ``emergency``: ``csrf``, ``rd``, ``action`` (form target; empty posts back
+to the same URL), ``error`` (true after a failed attempt), ``username`` (to prefill).
+``logout``: none besides the common ones. ``logout_confirm``: ``csrf``, ``rd`` (empty when
+none was given), ``action`` (form target), ``user`` (who is signed in), ``cancel`` (where
+"stay signed in" goes).
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ log = logging.getLogger("ssomw.templates")
 DEFAULT_DIR = Path(__file__).resolve().parent / "templates"
 PAGE_FILES = {
     "error": "error.html", "forbidden": "error.html", "logout": "logout.html",
+    "logout_confirm": "logout_confirm.html",
     "choose_provider": "choose.html", "email": "email.html", "emergency": "emergency.html",
 }
 ERROR_CODES = (
@@ -262,6 +268,7 @@ class Pages:
         }
         values.update(plain(dict(given)))
         if page in ("error", "forbidden"):
+            values.setdefault("logout_csrf", "")
             values.setdefault("status", 403 if page == "forbidden" else 500)
             values.setdefault("code", "INTERNAL_ERROR")
             values.setdefault("message", self.message(values["code"], lang))
@@ -302,6 +309,8 @@ def sample_contexts(page: str) -> list[dict[str, Any]]:
                                          {"id": "b", "name": "B", "url": "/sso/login?idp=b"}]}]
     if page in ("email", "emergency"):
         return [{**common, "error": False}, {**common, "error": True, "username": "sample"}]
+    if page == "logout_confirm":
+        return [{**common, "user": "sample", "action": "/sso/logout", "cancel": "/"}]
     return [common]
 
 

@@ -274,7 +274,10 @@ def emergency() -> dict[str, Any]:
             "hash": {"type": "string", "pattern": r"^\$argon2(id|i|d)\$"},
         }, required=("username", "hash"))},
         "max_lifetime": {**DURATION, "default": "1h"},
-        "min_response_time": {"type": "number", "minimum": 0, "maximum": 10, "default": 1.0},
+        "min_response_time": {"type": "number", "minimum": 0, "maximum": 10,
+                              "deprecated": True,
+                              "description": "deprecated and ignored: every answer now costs "
+                              "the same work instead of a sleep (ssomw check warns)"},
         "throttle": {**obj({
             "max_failures": {"type": "integer", "minimum": 1, "default": 5},
             "window": {**DURATION, "default": "15m"},

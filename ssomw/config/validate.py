@@ -253,6 +253,9 @@ def config_warnings(data: dict[str, Any]) -> list[str]:
         if len(last) < 16 or last.lower() in GUESSABLE:
             warnings.append(f"emergency.path: {section['path']!r} is easy to guess; use a long "
                             "random segment (e.g. openssl rand -hex 12)")
+    if "min_response_time" in section:
+        warnings.append("emergency.min_response_time: deprecated and ignored; every answer "
+                        "now costs the same work instead of a sleep (remove the setting)")
     if not data["session"]["secure"]:
         warnings.append("session.secure: false sends the session cookie over plain http")
     return warnings

@@ -1,15 +1,25 @@
 """Brute-force throttling for the emergency login: growing delays, then a temporary lockout.
 
 Knows nothing about HTTP: the store (for counters shared by every instance, surviving
-restarts) and the clock are injected. Each attempt is judged on several keys at once (the
+restarts) and the clock (which stamps the records; delays and locks end as store TTLs) are
+injected. Each attempt is judged on several keys at once (the
 username and the client address); the strictest wins.
 
 Per key, within ``window`` seconds: after the n-th failure the next attempt is refused unless
 it comes at least ``min(base_delay * 2**(n-1), max_delay)`` seconds later, and
 ``max_failures`` failures lock the key for ``lockout`` seconds. A refused attempt (too soon, or
-locked) fails without the password even being checked — the right password too — and looks
-exactly like any other failure from outside. Delays are enforced as "not before" times rather
-than by sleeping, so an attacker cannot tie up the gateway's workers with slow answers.
+locked) fails without the password even being checked — the right password too — counts as
+a failure, and looks exactly like any other failure from outside. Delays are enforced as "not
+before" times rather than by sleeping, so an attacker cannot tie up the gateway's workers with
+slow answers.
+
+:meth:`Throttle.reserve` counts an attempt *before* its password is checked, with atomic store
+operations only, so a burst of parallel attempts cannot all pass a check made before any of
+them failed: the counter (``incr``) numbers the attempt, the "not before" gate is taken with
+``kv_add`` (one winner per delay), and from the ``max_failures``-th attempt on the lock itself
+is taken with ``kv_add`` (one winner per lockout). :meth:`Throttle.settle` then records the
+failure or undoes the reservation on success. :meth:`check` and :meth:`failed` remain for
+callers that only bound noise (the admin API's token throttle).
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ NOT_BEFORE = "throttle-not-before"
 class KeyValue(Protocol):
     def kv_get(self, namespace: str, key: str) -> bytes | None: ...
     def kv_set(self, namespace: str, key: str, value: bytes, ttl: float | None) -> None: ...
+    def kv_add(self, namespace: str, key: str, value: bytes, ttl: float | None) -> bool: ...
     def kv_delete(self, namespace: str, key: str) -> None: ...
     def incr(self, namespace: str, key: str, ttl: float) -> int: ...
     def kv_items(self, namespace: str, prefix: str = "") -> list[tuple[str, bytes]]: ...
@@ -56,6 +67,19 @@ class Verdict:
         return self.locked or self.too_soon
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """One attempt, counted before it is judged: its number per key and the verdict."""
+
+    counts: tuple[tuple[str, int], ...]  # (key, this attempt's number within the window)
+    verdict: Verdict
+    locks: tuple[str, ...] = ()  # keys whose lock this attempt took (given back on success)
+
+    @property
+    def refused(self) -> bool:
+        return self.verdict.refused
+
+
 class Throttle:
     def __init__(self, store: KeyValue, settings: ThrottleSettings, clock: Any):
         self.store = store
@@ -63,7 +87,8 @@ class Throttle:
         self.clock = clock
 
     def check(self, keys: Sequence[str]) -> Verdict:
-        """Before verifying credentials: may this attempt be judged at all?"""
+        """May an attempt be judged? A read only: parallel attempts all see the same answer,
+        so where each guess matters use :meth:`reserve` instead."""
         now = self.clock()
         locked = any(self.store.kv_get(LOCKS, key) is not None for key in keys)
         too_soon = False
@@ -78,16 +103,63 @@ class Throttle:
         s = self.settings
         return min(s.base_delay * 2 ** (failures - 1), s.max_delay)
 
+    def reserve(self, keys: Sequence[str]) -> Reservation:
+        """Count this attempt on every key, atomically, and judge it from that count.
+
+        Of N parallel attempts on a key, one takes the "not before" gate (the others are too
+        soon), and once the count reaches ``max_failures`` one takes the lock (the others are
+        locked out): never more than the sequential rules would have judged, and fewer when
+        parallel attempts on several keys interleave.
+        """
+        s, now = self.settings, self.clock()
+        counts, locks = [], []
+        locked = too_soon = False
+        for key in keys:
+            count = self.store.incr(COUNTERS, key, s.window)
+            counts.append((key, count))
+            if locked or too_soon:
+                continue  # refused already: take no gate or lock that a judged attempt needs
+            delay = self.delay_for(count)
+            if delay > 0 and not self.store.kv_add(NOT_BEFORE, key, repr(now + delay).encode(),
+                                                   delay):
+                too_soon = True
+            elif count >= s.max_failures and s.lockout > 0:
+                if self.store.kv_add(LOCKS, key, self._lock_record(now, count), s.lockout):
+                    locks.append(key)
+                else:
+                    locked = True
+            elif self.store.kv_get(LOCKS, key) is not None:
+                locked = True
+        return Reservation(tuple(counts), Verdict(locked, too_soon), tuple(locks))
+
+    def settle(self, reservation: Reservation, succeeded: bool) -> None:
+        """After the verdict: a success clears the keys (and gives back the locks this attempt
+        took); anything else — refused attempts included — is a failure at its count."""
+        if succeeded:
+            self.succeeded(key for key, _ in reservation.counts)
+            for key in reservation.locks:
+                self.store.kv_delete(LOCKS, key)
+            return
+        now = self.clock()
+        for key, count in reservation.counts:
+            self._record_failure(key, count, now)
+
     def failed(self, keys: Iterable[str]) -> None:
+        """Count a failure that was not reserved (callers using :meth:`check`)."""
         now = self.clock()
         for key in keys:
-            count = self.store.incr(COUNTERS, key, self.settings.window)
-            not_before = now + self.delay_for(count)
-            self.store.kv_set(NOT_BEFORE, key, repr(not_before).encode(), self.settings.window)
-            if count >= self.settings.max_failures:
-                record = json.dumps({"since": now, "until": now + self.settings.lockout,
-                                     "failures": count}).encode()
-                self.store.kv_set(LOCKS, key, record, self.settings.lockout)
+            self._record_failure(key, self.store.incr(COUNTERS, key, self.settings.window), now)
+
+    def _record_failure(self, key: str, count: int, now: float) -> None:
+        delay = self.delay_for(count)
+        if delay > 0:
+            self.store.kv_set(NOT_BEFORE, key, repr(now + delay).encode(), delay)
+        if count >= self.settings.max_failures and self.settings.lockout > 0:
+            self.store.kv_set(LOCKS, key, self._lock_record(now, count), self.settings.lockout)
+
+    def _lock_record(self, now: float, count: int) -> bytes:
+        return json.dumps({"since": now, "until": now + self.settings.lockout,
+                           "failures": count}).encode()
 
     def succeeded(self, keys: Iterable[str]) -> None:
         for key in keys:

@@ -18,6 +18,7 @@ true``: the user's and the groups' ``memberOf``). Nesting is resolved cycle-safe
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,15 +140,18 @@ class Directory:
     def check_password(self, username: str, password: str) -> DirectoryUser | None:
         """The user if a simple bind as their DN succeeds with this password, else None.
 
-        An empty password is refused before any I/O: LDAP treats it as an unauthenticated
-        bind, which "succeeds" without checking anything (RFC 4513 §5.1.2).
+        Every call does the same work — one user search, then one bind — so how long it takes
+        does not tell whether the user exists. When there is no one to bind as (unknown user,
+        empty username) or nothing to bind with (an empty password is an unauthenticated bind
+        that "succeeds" without checking anything, RFC 4513 §5.1.2), the bind goes to a random
+        DN under ``user_base`` that does not exist, with a random password; never to the
+        service account, whose failed binds could lock it out.
         """
-        if not password or not username:
-            return None
         deadline = self._net.deadline()  # one budget for the lookup and the bind together
-        query = f"(&{self.user_filter}({self.username_attr}={escape_filter_chars(username)}))"
-        user = self._lookup(query, deadline)
-        if user is None:
+        name = escape_filter_chars(username or secrets.token_hex(16))
+        user = self._lookup(f"(&{self.user_filter}({self.username_attr}={name}))", deadline)
+        if user is None or not username or not password:
+            self._decoy_bind(deadline)
             return None
         try:
             conn = self._net.open(user.dn, password, deadline)
@@ -155,6 +159,14 @@ class Directory:
             return None
         close(conn)
         return user
+
+    def _decoy_bind(self, deadline: float) -> None:
+        """A bind that fails like a wrong password does: a random DN that is nobody's."""
+        dn = f"{self.username_attr}={secrets.token_hex(16)},{self.user_base}"
+        try:
+            close(self._net.open(dn, secrets.token_urlsafe(16), deadline))
+        except BindRefused:
+            pass
 
     def ping(self) -> None:
         """Raise DirectoryUnavailable unless the service bind and a base search work."""

@@ -10,8 +10,10 @@ and logout forms), no referrer leaks tokens in URLs, and pages are never cached.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
@@ -21,6 +23,26 @@ HEADERS = (
     ("Referrer-Policy", "no-referrer"),
     ("X-Content-Type-Options", "nosniff"),
 )
+
+
+_ORIGIN = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
+
+
+def page_csp(form_targets: Iterable[str] = ()) -> str:
+    """The pages' CSP with these URLs' origins added to ``form-action``.
+
+    Browsers apply ``form-action`` to every redirect that answers a form's POST, so a form
+    whose answer goes elsewhere (sign-out, then the provider's end-session endpoint) needs
+    that origin listed. Anything that is not a plain http(s) origin is left out."""
+    origins = sorted({o for o in map(origin_of, form_targets) if o})
+    return CSP.replace("form-action 'self';", " ".join(["form-action 'self'", *origins]) + ";")
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL, else None (relative: 'self')."""
+    parts = urlsplit(url or "")
+    origin = f"{parts.scheme.lower()}://{parts.netloc}"
+    return origin if parts.scheme and _ORIGIN.match(origin) and "@" not in origin else None
 
 
 class SecurityHeaders:

@@ -10,6 +10,7 @@ from flask import Blueprint, render_template, request
 
 from ..logout import backchannel_logout, frontchannel_logout, provider_for_issuer
 from ..oidc.errors import TokenError
+from .auth import read_cookie
 from .pages import runtime
 
 bp = Blueprint("channels", __name__)
@@ -31,10 +32,12 @@ def backchannel() -> Any:
 
 @bp.get("/frontchannel-logout")
 def frontchannel() -> Any:
-    """Front-Channel Logout 1.0: rendered in an iframe by the provider only."""
+    """Front-Channel Logout 1.0: rendered in an iframe by the provider only. With a valid
+    session cookie only that browser's session can end (see :func:`frontchannel_logout`)."""
     rt = runtime()
     issuer = request.args.get("iss")
-    frontchannel_logout(rt, issuer, request.args.get("sid"))
+    cookie = read_cookie(request.headers.get("Cookie", ""), rt.sessions.settings.name)
+    frontchannel_logout(rt, issuer, request.args.get("sid"), rt.sessions.codec.loads(cookie))
     provider = provider_for_issuer(rt, issuer)
     parts = urlsplit(provider.settings["issuer"]) if provider else None
     ancestor = f"{parts.scheme}://{parts.netloc}" if parts else "'none'"

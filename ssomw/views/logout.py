@@ -1,5 +1,14 @@
 """Logout: end the SSO session here (every app at once), then at the provider when it can.
 
+A sign-out must be asked for by the user, not by any page that can make the browser send a
+request: ``GET /logout`` without proof only shows a confirmation page (a POST form), and the
+session ends on a POST carrying the form's token (:func:`ssomw.logout.logout_csrf`) or on a
+request carrying ``id_token_hint`` equal to the session's own ID token (a relying party's
+logout link: only the provider and we ever saw that token). A POST without a valid token
+shows the confirmation again with status 400. Without a session there is nothing to protect:
+the signed-out result is shown as before (and the cookie is cleared only if one was sent, so a
+cross-site request, which the browser sends without it, cannot delete it either).
+
 RP-Initiated Logout 1.0: the browser goes to the provider's ``end_session_endpoint`` with
 ``id_token_hint``, ``post_logout_redirect_uri`` (our ``/logged-out``) and a ``state`` we check
 on return, so only a logout we started can bounce the browser on to ``rd``.
@@ -17,6 +26,10 @@ from flask import Blueprint, redirect, request, session
 
 from .. import audit, metrics
 from ..core.redirects import safe_redirect
+from ..logout import logout_csrf, logout_csrf_ok, logout_redirects
+from ..middleware.security_headers import page_csp
+from ..runtime import Runtime
+from ..store.base import SessionRecord
 from ..views.auth import read_cookie
 from .login import own_base_url
 from .pages import render_page, runtime
@@ -31,6 +44,9 @@ def logout() -> Any:
     rd = safe_redirect(request.values.get("rd"), rt.redirect_hosts)
     cookie = read_cookie(request.headers.get("Cookie", ""), rt.sessions.settings.name)
     record = rt.sessions.load(cookie)
+    if record is not None and not asked_for(rt, record):
+        return confirmation(rt, record, rd), 400 if request.method == "POST" else 200, \
+            form_headers(logout_redirects(rt, record.provider, rd))
     target = None
     if record is not None:
         if rt.sessions.end(record.id):
@@ -42,8 +58,33 @@ def logout() -> Any:
     if target is None:
         target = rd if "rd" in request.values else f"{rt.prefix}/logged-out"
     response = redirect(target, 302)
-    rt.sessions.clear_cookie(response)
+    if cookie is not None:  # never a deletion for a request that sent no cookie (cross-site)
+        rt.sessions.clear_cookie(response)
     return response
+
+
+def asked_for(rt: Runtime, record: SessionRecord) -> bool:
+    """Did the user ask for this sign-out? The form's token in a POST, or the session's own
+    ID token as ``id_token_hint`` (compared in constant time, like the token)."""
+    if request.method == "POST" and logout_csrf_ok(
+            rt.sessions.settings.secret_keys, record.id, request.form.get("csrf", "")):
+        return True
+    hint, id_token = request.values.get("id_token_hint", ""), record.data.get("id_token")
+    return bool(hint and isinstance(id_token, str)) and hmac.compare_digest(
+        hint.encode(), id_token.encode())
+
+
+def form_headers(targets: list[str]) -> dict[str, str]:
+    """The pages' security headers, with the sign-out's redirect targets in ``form-action``."""
+    return {"Content-Security-Policy": page_csp(targets), "X-Frame-Options": "DENY"}
+
+
+def confirmation(rt: Runtime, record: SessionRecord, rd: str) -> str:
+    """The page that asks before signing out; nothing is written to the store for it."""
+    given = "rd" in request.values
+    return render_page("logout_confirm", action=f"{rt.prefix}/logout", user=record.user,
+                       csrf=logout_csrf(rt.sessions.settings.secret_keys, record.id),
+                       rd=rd if given else "", cancel=rd if given else "/")
 
 
 def end_session_url(provider_id: str, id_token: str | None, rd: str) -> str | None:

@@ -12,8 +12,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, request
 
+from ..logout import logout_csrf, logout_redirects
+from ..middleware.security_headers import page_csp
 from ..runtime import Runtime
 from ..templating import Pages
+from .auth import read_cookie
 
 _UNKNOWN: Any = object()
 
@@ -61,17 +64,36 @@ def render_page(page: str, *, app_id: str | None = _UNKNOWN, **context: Any) -> 
     )
 
 
-def error_page(code: str, status: int, **context: Any) -> tuple[str, int]:
+def error_page(code: str, status: int, **context: Any) -> tuple[str, int, dict[str, str]]:
     """The error page for ``code`` (a 403 uses the ``forbidden`` template); the message shown
     is the translated text for the code, details stay in the log under the request id."""
-    page = "forbidden" if status == 403 else "error"
-    return render_page(page, code=code, status=status, **context), status
+    if status == 403:
+        token, headers = signout_form()
+        return render_page("forbidden", code=code, status=status, logout_csrf=token,
+                           **context), status, headers
+    return render_page("error", code=code, status=status, **context), status, {}
+
+
+def signout_form() -> tuple[str, dict[str, str]]:
+    """The 403 page's "sign in as someone else" form: the sign-out token for the session the
+    cookie names ("" without one), and the CSP that lets its POST go on to the provider.
+
+    Reads the session (for its provider) but writes nothing: no token is stored."""
+    rt = runtime()
+    cookie = read_cookie(request.headers.get("Cookie", ""), rt.sessions.settings.name)
+    session_id = rt.sessions.codec.loads(cookie)
+    record = rt.store.get_session(session_id) if session_id else None
+    if session_id is None or record is None:
+        return "", {}
+    targets = logout_redirects(rt, record.provider, None)
+    return (logout_csrf(rt.sessions.settings.secret_keys, session_id),
+            {"Content-Security-Policy": page_csp(targets), "X-Frame-Options": "DENY"})
 
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/forbidden")
-def forbidden() -> tuple[str, int]:
+def forbidden() -> tuple[str, int, dict[str, str]]:
     """The page nginx shows (keeping the 403) when the gateway refuses a signed-in user."""
     return error_page("USER_NOT_ALLOWED", 403)

@@ -17,12 +17,14 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
@@ -118,8 +120,26 @@ def get(port: int, host: str, path: str, cookie: str,
             conn.close()
 
 
+def logout(port: int, host: str, cookie: str) -> int:
+    """Sign out as a user does: the confirmation page's token, then its POST; the status."""
+    status, page = get(port, host, "/sso/logout", cookie)
+    match = re.search(rb'name="csrf" value="([^"]+)"', page)
+    if status != 200 or match is None:
+        raise RuntimeError(f"no sign-out confirmation: HTTP {status}")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/sso/logout", body=urlencode({"csrf": match.group(1).decode()}),
+                     headers={**BROWSER_HEADERS, "Host": host, "Cookie": cookie,
+                              "Content-Type": "application/x-www-form-urlencoded"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
 def logout_bound(bench: Bench, mix: Path, cookies: list[tuple[str, str]]) -> list[dict]:
-    """Revoke sessions (GET /sso/logout) while load (b) runs; time until nginx refuses them.
+    """Revoke sessions (POST /sso/logout) while load (b) runs; time until nginx refuses them.
 
     Each revoked session is polled every 10 ms on one URL beforehand, so its decision is in
     nginx's cache when the logout happens; a random wait spreads logouts over the second.
@@ -139,7 +159,7 @@ def logout_bound(bench: Bench, mix: Path, cookies: list[tuple[str, str]]) -> lis
                     raise RuntimeError(f"{user} refused before logout: HTTP {status}")
                 time.sleep(0.01)
             started = time.monotonic()
-            status, _ = get(port, host, "/sso/logout", cookie)
+            status = logout(port, host, cookie)
             logged_out = time.monotonic()
             if status != 302:
                 raise RuntimeError(f"logout of {user}: HTTP {status}")

@@ -130,3 +130,13 @@ def test_shipped_example_config_is_valid():
     env = {"SSOMW_SESSION_KEY": KEY, "SSOMW_CORP_SECRET": "x"}
     config = load_config(REPO / "conf/ssomw.example.yaml", env=env)
     assert config["apps"][0]["id"] == "jira"
+
+
+def test_check_warns_that_min_response_time_is_ignored(tmp_path: Path):
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump(merged({"emergency": {"min_response_time": 1.0}})))
+    result = run_check("-c", str(path))
+    assert result.returncode == 0
+    assert "warning: emergency.min_response_time: deprecated and ignored" in result.stderr
+    path.write_text(yaml.safe_dump(BASE))
+    assert "min_response_time" not in run_check("-c", str(path)).stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ssomw.directory import Directory, DirectoryUser
-from tests.support.slapd import SUFFIX, TEST_PASSWORD, Slapd, directory_settings
+from tests.support.slapd import SERVICE_DN, SUFFIX, TEST_PASSWORD, Slapd, directory_settings
 
 # Expected groups per user: nested resolved, cycle g1 <-> g2 terminates, and the
 # groupOfUniqueNames "other" and posixGroup "devs" are outside the default group filter.
@@ -149,6 +149,39 @@ def test_check_password(directory: Directory, username: str, password: str, ok: 
     if ok:
         assert user.username == username and user.groups == ("engineering", "staff")
 
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "binds_as_user"),
+    [
+        pytest.param("alice", "wrong", True, id="wrong-password"),
+        pytest.param("nobody", TEST_PASSWORD, False, id="unknown-user"),
+        pytest.param("alice", "", False, id="empty-password"),
+        pytest.param("", TEST_PASSWORD, False, id="empty-user"),
+    ],
+)
+def test_every_refusal_costs_one_search_and_one_bind(
+    directory: Directory, monkeypatch: pytest.MonkeyPatch, username: str, password: str,
+    binds_as_user: bool,
+) -> None:
+    """Unknown users cost what known ones do: the bind then goes to a DN that is nobody's,
+    under user_base, never the service account's (its failed binds could lock it)."""
+    searches: list[str] = []
+    binds: list[str] = []
+    real_lookup, real_open = directory._lookup, directory._net.open
+    monkeypatch.setattr(directory, "_lookup", lambda q, d: searches.append(q) or real_lookup(q, d))
+
+    def open_(user: str | None = None, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if user is not None:  # not the pooled service connection the search runs on
+            binds.append(user)
+        return real_open(user, *args, **kwargs)
+
+    monkeypatch.setattr(directory._net, "open", open_)
+    assert directory.check_password(username, password) is None
+    assert len(searches) == 1 and len(binds) == 1
+    [dn] = binds
+    assert dn.endswith(f",ou=people,{SUFFIX}") and dn != SERVICE_DN
+    assert (dn == f"uid=alice,ou=people,{SUFFIX}") == binds_as_user
 
 def test_ping(directory: Directory) -> None:
     directory.ping()

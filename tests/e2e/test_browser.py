@@ -45,7 +45,10 @@ def test_browser_sign_in_headers_403_and_logout(stack: Stack):
         page.goto(stack.url("app-b", "/"))  # the same session covers app B
         assert echo(page)["headers"]["X-Auth-Request-User"] == "alice"
 
-        page.goto(stack.url("app-a", "/sso/logout"))
+        page.goto(stack.url("app-a", "/sso/logout"))  # asks first: a GET ends nothing
+        screenshot(page, "logout-confirm")
+        page.click("form[action$='/sso/logout'] button[type=submit]")
+        page.wait_for_load_state()
         if page.locator("button[value=yes], button[name=logout]").count():
             page.click("button[value=yes], button[name=logout]")
             page.wait_for_load_state()
@@ -65,7 +68,7 @@ def test_browser_user_outside_group_sees_the_403_page_and_clicks_sign_out(stack:
         assert response is not None and response.status == 403
         screenshot(page, "forbidden")
         assert "USER_NOT_ALLOWED" in page.inner_text("body")
-        page.click("a[href$='/sso/logout']")  # the page's own sign-out link
+        page.click("form[action$='/sso/logout'] button")  # the page's own sign-out button
         page.wait_for_load_state()
         if page.locator("button[value=yes], button[name=logout]").count():
             page.click("button[value=yes], button[name=logout]")  # the provider asks

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.support.signin import gateway_logout
+
 from .conftest import cli, signed_in, start_stack, status
 from .stack import Stack
 
@@ -48,7 +50,8 @@ def test_a_logout_on_one_instance_is_refused_by_the_other_at_once(kept: Stack):
     session = signed_in(kept, "bob")
     cookie = session.cookies.get("ssomw_session")
     assert auth_statuses(kept, 1, cookie) == {200}
-    requests.get(f"{kept.gateways[0].url}/sso/logout", allow_redirects=False, timeout=5,
-                 headers={"Host": kept.host("app-a"), "Cookie": f"ssomw_session={cookie}"})
+    gateway_logout(requests, f"{kept.gateways[0].url}/sso/logout", allow_redirects=False,
+                   timeout=5, headers={"Host": kept.host("app-a"),
+                                       "Cookie": f"ssomw_session={cookie}"})
     assert auth_statuses(kept, 1, cookie) == {401}
     assert status(session, kept) == 401

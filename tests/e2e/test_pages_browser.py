@@ -53,6 +53,8 @@ CONTEXT: dict[str, dict[str, Any]] = {
     "error": {"code": "PROVIDER_UNAVAILABLE", "status": 503, "request_id": "5f0c2a9e81d4b7c3"},
     "forbidden": {"code": "USER_NOT_ALLOWED", "status": 403, "request_id": "5f0c2a9e81d4b7c3"},
     "logout": {},
+    "logout_confirm": {"csrf": "csrf-token", "rd": "/dashboard", "action": "/sso/logout",
+                       "user": "alice", "cancel": "/dashboard"},
     "choose_provider": {"choices": CHOICES},
     "email": {"csrf": "csrf-token", "rd": "/dashboard"},
     "emergency": {"csrf": "csrf-token", "rd": "/", "action": "/sso/emergency", "error": True},
@@ -141,6 +143,8 @@ EXPECTED = {  # page: (title, h1, check)
     "error": ("Sign-in problem", "Sign-in problem", "PROVIDER_UNAVAILABLE"),
     "forbidden": ("Access denied", "Access denied", "USER_NOT_ALLOWED"),
     "logout": ("Signed out", "You are signed out", "Sign in again"),
+    "logout_confirm": ("Sign out", "Sign out of every application?",
+                       "You are signed in as alice."),
     "choose_provider": ("Choose how to sign in", "Choose how to sign in", "Partner login"),
     "email": ("Sign in", "Sign in", "Continue"),
     "emergency": ("Emergency sign-in", "Emergency sign-in", "Sign-in failed."),
@@ -166,6 +170,13 @@ def test_default_page(server, browser, name, viewport):
             assert page.get_by_label("Password").get_attribute("type") == "password"
             assert page.locator("input[type=hidden][name=csrf]").count() == 1
             assert page.get_by_role("alert").is_visible()
+        if name == "logout_confirm":
+            assert page.locator("form[method=post] input[name=csrf]").get_attribute(
+                "value") == "csrf-token"
+            assert page.get_by_role("button", name="Sign out").is_visible()
+        if name == "forbidden":  # "sign in as someone else" is a POST form, not a link
+            assert page.locator("form[method=post] button").inner_text() == \
+                "Sign in as someone else"
         if name == "choose_provider":
             assert page.locator("a.choice").all_inner_texts() == [c[1] for c in CHOICES]
         screenshot(page, f"page-{name}-{viewport}")

@@ -6,12 +6,12 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
 
-from tests.support.signin import provider_logout
+from tests.support.signin import gateway_logout, provider_logout
 
 from .conftest import API, signed_in, start_stack, status
 from .stack import Stack
@@ -28,7 +28,7 @@ def test_logout_ends_the_session_everywhere_and_at_the_provider(any_stack: Stack
     stack = any_stack
     session = signed_in(stack)
     other_user = signed_in(stack, "bob")
-    first = session.get(stack.url("app-a", "/sso/logout"), allow_redirects=False)
+    first = gateway_logout(session, stack.url("app-a", "/sso/logout"), allow_redirects=False)
     assert first.status_code == 302
     end_session = urlsplit(first.headers["Location"])
     assert end_session.netloc == urlsplit(stack.provider.issuer).netloc
@@ -49,8 +49,9 @@ def test_logout_ends_the_session_everywhere_and_at_the_provider(any_stack: Stack
 def test_logout_with_rd_returns_to_a_validated_address(any_stack: Stack):
     stack = any_stack
     session = signed_in(stack)
-    first = session.get(stack.url("app-a", "/sso/logout"),
-                        params={"rd": stack.url("app-a", "/public/bye")}, allow_redirects=False)
+    first = gateway_logout(session, stack.url("app-a", "/sso/logout?rd=")
+                           + quote(stack.url("app-a", "/public/bye"), safe=""),
+                           allow_redirects=False)
     final = provider_logout(session, first.headers["Location"])
     assert final.url == stack.url("app-a", "/public/bye")
     assert final.json()["path"] == "/public/bye"

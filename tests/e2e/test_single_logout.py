@@ -14,6 +14,8 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
+from tests.support.signin import gateway_logout
+
 from .conftest import cli, signed_in, start_stack, status
 from .stack import CLIENT_ID, CLIENT_SECRET, Stack
 
@@ -188,8 +190,10 @@ def test_logout_on_one_instance_holds_on_the_other(slo_stack: Stack):
     alice = signed_in(stack, "alice")
     cookie = alice.cookies.get("ssomw_session")
     instance_a, instance_b = stack.gateways
-    requests.get(f"{instance_a.url}/sso/logout", allow_redirects=False,
-                 headers={"Host": stack.host("app-a"), "Cookie": f"ssomw_session={cookie}"})
+    ended = gateway_logout(requests, f"{instance_a.url}/sso/logout", allow_redirects=False,
+                           headers={"Host": stack.host("app-a"),
+                                    "Cookie": f"ssomw_session={cookie}"})
+    assert ended.status_code == 302
     direct = {"X-Original-URL": stack.url("app-a", "/"), "Cookie": f"ssomw_session={cookie}"}
     assert requests.get(f"{instance_b.url}/sso/auth", headers=direct).status_code == 401
 
@@ -201,7 +205,7 @@ def test_sign_ins_and_every_kind_of_logout_are_audited(slo_stack: Stack):
     stack = slo_stack
     since = time.time()
     alice = signed_in(stack, "alice")
-    alice.get(stack.url("app-a", "/sso/logout"), allow_redirects=False)
+    gateway_logout(alice, stack.url("app-a", "/sso/logout"), allow_redirects=False)
     requests.post(stack.url("app-a", "/sso/backchannel-logout"),
                   data={"logout_token": mint(stack)})
     assert cli(stack, "revoke", "--user", "bob").returncode == 0

@@ -10,6 +10,7 @@ The forms of oidc-provider 9 (devInteractions):
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
@@ -107,6 +108,19 @@ def sign_in(
         raise RuntimeError(f"sign-in did not finish after {MAX_FORMS} forms: {trail}")
     response.trail = trail  # type: ignore[attr-defined]
     return response
+
+
+def gateway_logout(http: Any, url: str, *, timeout: float = 10.0,
+                   **kwargs: Any) -> requests.Response:
+    """Sign out at the gateway as a user does: GET ``url`` (its /sso/logout, which only asks),
+    then post the confirmation form it shows. ``http`` is a requests.Session or the requests
+    module; ``kwargs`` (headers, allow_redirects, ...) go to both requests."""
+    page = http.get(url, timeout=timeout, **{k: v for k, v in kwargs.items()
+                                             if k != "allow_redirects"})
+    assert page.status_code == 200, (page.status_code, page.text[:200])
+    [form] = [f for f in parse_forms(page.text) if f.method == "post" and "csrf" in f.fields]
+    return http.post(urljoin(page.url, form.action), data=form.fields, timeout=timeout,
+                     **kwargs)
 
 
 def provider_logout(
