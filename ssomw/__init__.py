@@ -8,27 +8,30 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from .config import Config
-from .runtime import Runtime
-from .session.flow import StoreSessionInterface
-from .store.base import StoreUnavailable
+from ssomw.config import Config
+from ssomw.gateway.runtime import Runtime
+from ssomw.session.flask_store import StoreSessionInterface
+from ssomw.store.base import StoreUnavailable
 
 log = logging.getLogger("ssomw")
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
 FLOW_LIFETIME = 600
 
 
 def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
     """The Flask app for the gateway's own pages, mounted under ``server.path_prefix``."""
-    from . import admin
-    from .views import channels, emergency, health, login, logout, metrics, pages
-    from .views.pages import error_page
+    from ssomw import admin
+    from ssomw.views import channels, emergency, health, login, logout, metrics, pages
+    from ssomw.views.pages import error_page
 
     runtime = runtime or Runtime.build(config)
-    app = Flask(__name__, static_url_path=f"{config.prefix}/static")
+    app = Flask(__name__, static_url_path=f"{config.prefix}/static",
+                static_folder=PAGES_DIR / "static", template_folder=PAGES_DIR / "templates")
     session = config["session"]
     app.config.update(
         SECRET_KEY=session["secret_keys"][0],

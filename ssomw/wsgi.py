@@ -20,19 +20,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import create_app as create_flask_app
-from .config import Config, ConfigInvalid, config_path, load_config
-from .config.versions import ConfigVersions
-from .forks import current_pid
-from .housekeeping import Housekeeper, ProcessThread
-from .logs import configure_logging
-from .middleware.proxy import TrustedProxies
-from .middleware.request_id import RequestId
-from .middleware.security_headers import SecurityHeaders
-from .runtime import Runtime
-from .store import open_store
-from .store.base import Store, StoreUnavailable
-from .views.auth import AuthEndpoint
+from ssomw import create_app as create_flask_app
+from ssomw.config import Config, ConfigInvalid, config_path, load_config
+from ssomw.config.versions import ConfigVersions
+from ssomw.gateway.forks import current_pid
+from ssomw.gateway.housekeeping import Housekeeper, ProcessThread
+from ssomw.gateway.runtime import Runtime
+from ssomw.middleware.proxy import TrustedProxies
+from ssomw.middleware.request_id import RequestId
+from ssomw.middleware.security_headers import SecurityHeaders
+from ssomw.store import open_store
+from ssomw.store.base import Store, StoreUnavailable
+from ssomw.telemetry.logs import configure_logging
+from ssomw.views.auth import AuthEndpoint
 
 log = logging.getLogger("ssomw.config")
 WATCH_INTERVAL = 1.0

@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from ssomw.config import from_text
-from ssomw.housekeeping import purge_round
-from ssomw.runtime import Runtime
+from ssomw.gateway.housekeeping import purge_round
+from ssomw.gateway.runtime import Runtime
 
 
 def runtime(tmp_path: Path) -> Runtime:

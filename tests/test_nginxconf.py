@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ssomw.config import from_text, load_config
-from ssomw.nginxconf import full_config, protect_snippet, server_snippet
+from ssomw.integration.nginx import full_config, protect_snippet, server_snippet
 from tests.support.net import free_port
 from tests.support.nginx import Nginx
 

@@ -13,4 +13,4 @@ from flask import Blueprint
 API = "/api/v1"
 bp = Blueprint("admin", __name__)
 
-from . import http, ops, views  # noqa: E402,F401  (register handlers and routes on bp)
+from ssomw.admin import http, ops, views  # noqa: E402,F401  (register handlers and routes on bp)

@@ -25,12 +25,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .. import audit
-from ..core.networks import in_networks, parse_address, parse_networks
-from ..core.throttle import Throttle, ThrottleSettings
-from ..runtime import Runtime
-from .service import AdminError
-from .tokens import Principal, Tokens
+from ssomw.admin.service import AdminError
+from ssomw.admin.tokens import Principal, Tokens
+from ssomw.core.networks import in_networks, parse_address, parse_networks
+from ssomw.core.throttle import Throttle, ThrottleSettings
+from ssomw.gateway.runtime import Runtime
+from ssomw.telemetry import audit
 
 THROTTLE = ThrottleSettings(max_failures=20, window=900.0, lockout=900.0,
                             base_delay=0.0, max_delay=0.0)

@@ -13,10 +13,10 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..core.policy import EMERGENCY_PROVIDER, Identity
-from ..runtime import Runtime
-from ..users import load_user, local_groups
-from ..views.auth import is_local_login
+from ssomw.core.policy import EMERGENCY_PROVIDER, Identity
+from ssomw.gateway.runtime import Runtime
+from ssomw.identity.users import load_user, local_groups
+from ssomw.views.auth import is_local_login
 
 FINAL = {"allow": "allow", "forbidden": "deny", "login": "login",
          "passthrough": "passthrough", "bypass": "bypass"}

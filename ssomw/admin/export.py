@@ -37,9 +37,9 @@ from joserfc.errors import DecodeError, JoseError
 from joserfc.jwk import OctKey
 from joserfc.registry import HeaderParameter
 
-from ..config.errors import ConfigError
-from ..config.schema import SECRET_KEYS
-from ..core.url_secrets import has_redacted_credential, redact_url, restore_url, url_secrets
+from ssomw.config.errors import ConfigError
+from ssomw.config.schema import SECRET_KEYS
+from ssomw.core.url_secrets import has_redacted_credential, redact_url, restore_url, url_secrets
 
 REDACTED = "***"
 FORMAT = "ssomw-config"

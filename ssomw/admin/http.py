@@ -12,12 +12,12 @@ from typing import Any
 from flask import Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from ..config import ConfigError
-from ..store.base import StoreUnavailable
-from ..views.pages import runtime
-from . import bp
-from .auth import Request, authenticate
-from .service import AdminError, Change, ConfigService
+from ssomw.admin import bp
+from ssomw.admin.auth import Request, authenticate
+from ssomw.admin.service import AdminError, Change, ConfigService
+from ssomw.config import ConfigError
+from ssomw.store.base import StoreUnavailable
+from ssomw.views.pages import runtime
 
 log = logging.getLogger("ssomw.admin")
 MAX_BODY = 1024 * 1024

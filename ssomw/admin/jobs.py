@@ -13,9 +13,9 @@ import threading
 import time
 from typing import Any
 
-from ..directory.sync import LOCK, last_report
-from ..housekeeping import run_directory_sync
-from ..runtime import Runtime
+from ssomw.directory.sync import LOCK, last_report
+from ssomw.gateway.housekeeping import run_directory_sync
+from ssomw.gateway.runtime import Runtime
 
 log = logging.getLogger("ssomw.admin")
 LAST_ERROR = ("directory-sync", "last-error")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config.schema import ADMIN_SCOPES
+from ssomw.config.schema import ADMIN_SCOPES
 
 JSON = "application/json"
 NUMBER_OR_NULL = {"type": ["number", "null"]}

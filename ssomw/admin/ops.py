@@ -7,16 +7,16 @@ from datetime import datetime
 
 from flask import Response, request
 
-from .. import audit, metrics
-from ..config import ConfigError
-from ..users import load_user, local_groups, set_local_groups
-from ..views.pages import runtime
-from . import API, bp
-from .auth import insufficient_scope
-from .explain import ExplainError, explain
-from .http import answer, author, can, json_body, needs
-from .jobs import start_sync, sync_status
-from .service import AdminError
+from ssomw.admin import API, bp
+from ssomw.admin.auth import insufficient_scope
+from ssomw.admin.explain import ExplainError, explain
+from ssomw.admin.http import answer, author, can, json_body, needs
+from ssomw.admin.jobs import start_sync, sync_status
+from ssomw.admin.service import AdminError
+from ssomw.config import ConfigError
+from ssomw.identity.users import load_user, local_groups, set_local_groups
+from ssomw.telemetry import audit, metrics
+from ssomw.views.pages import runtime
 
 MAX_GROUPS = 1000
 

@@ -18,11 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import audit
-from ..config import Config, ConfigError, ConfigInvalid
-from ..config.versions import ConfigVersions, VersionConflict, diff
-from ..store.base import Store
-from .export import (
+from ssomw.admin.export import (
     ExportError,
     document,
     read_document,
@@ -32,6 +28,10 @@ from .export import (
     scrub,
     secret_values,
 )
+from ssomw.config import Config, ConfigError, ConfigInvalid
+from ssomw.config.versions import ConfigVersions, VersionConflict, diff
+from ssomw.store.base import Store
+from ssomw.telemetry import audit
 
 
 class AdminError(Exception):

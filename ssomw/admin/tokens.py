@@ -30,8 +30,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..config.schema import ADMIN_SCOPES
-from ..store.base import Store
+from ssomw.config.schema import ADMIN_SCOPES
+from ssomw.store.base import Store
 
 TOKENS = "admin-tokens"
 LAST_USED = "admin-token-used"

@@ -5,12 +5,9 @@ from __future__ import annotations
 from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from .. import audit
-from ..config.schema import config_schema
-from ..views.pages import runtime
-from . import API, bp
-from .export import redact
-from .http import (
+from ssomw.admin import API, bp
+from ssomw.admin.export import redact
+from ssomw.admin.http import (
     answer,
     author,
     can,
@@ -23,8 +20,11 @@ from .http import (
     object_body,
     service,
 )
-from .openapi import openapi_document
-from .service import AdminError
+from ssomw.admin.openapi import openapi_document
+from ssomw.admin.service import AdminError
+from ssomw.config.schema import config_schema
+from ssomw.telemetry import audit
+from ssomw.views.pages import runtime
 
 MERGE_PATCH = "application/merge-patch+json"
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.policy import Policy
-from ..core.routing import Routing
-from .errors import ConfigError, ConfigInvalid
-from .loader import parse_yaml, read_file, resolve_secrets
-from .validate import validate
+from ssomw.config.errors import ConfigError, ConfigInvalid
+from ssomw.config.loader import parse_yaml, read_file, resolve_secrets
+from ssomw.config.validate import validate
+from ssomw.core.policy import Policy
+from ssomw.core.routing import Routing
 
 DEFAULT_PATH = Path("conf/ssomw.yaml")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..templating import TEMPLATES_SCHEMA
+from ssomw.pages.templating import TEMPLATES_SCHEMA
 
 DURATION = {
     "description": "seconds, or a number with a unit: 90s, 30m, 12h, 7d",

@@ -15,13 +15,13 @@ from typing import Any
 
 import jsonschema
 
-from ..core.networks import parse_networks
-from ..core.policy import Policy, PolicyError
-from ..core.routing import Routing, RoutingError
-from ..core.url_secrets import redact_url
-from ..templating import validate_templates
-from .errors import ConfigError
-from .schema import RESERVED_AUTH_PARAMS, config_schema
+from ssomw.config.errors import ConfigError
+from ssomw.config.schema import RESERVED_AUTH_PARAMS, config_schema
+from ssomw.core.networks import parse_networks
+from ssomw.core.policy import Policy, PolicyError
+from ssomw.core.routing import Routing, RoutingError
+from ssomw.core.url_secrets import redact_url
+from ssomw.pages.templating import validate_templates
 
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 DURATION_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..store.base import Store
-from . import Config, build
+from ssomw.config import Config, build
+from ssomw.store.base import Store
 
 NAMESPACE = "config"
 ACTIVE = "active"

@@ -31,13 +31,7 @@ from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
 from ssomw.core.errors import RulesError
-from ssomw.core.networks import (
-    Address,
-    Network,
-    in_networks,
-    parse_address,
-    parse_network,
-)
+from ssomw.core.networks import Address, Network, in_networks, parse_address, parse_network
 from ssomw.core.redirects import canonical_pattern, normalise_host
 from ssomw.core.request_kind import normalise_path, path_forms, plain_path
 

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .prereq import DemoError, find_repo, missing_prerequisites
-from .stack import Demo, DemoInfo
-from .summary import summary
+from ssomw.demo.prereq import DemoError, find_repo, missing_prerequisites
+from ssomw.demo.stack import Demo, DemoInfo
+from ssomw.demo.summary import summary
 
 __all__ = ["DemoInfo", "run_demo"]
 

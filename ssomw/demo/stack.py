@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .apps import DemoApp
+from ssomw.demo.apps import DemoApp
 
 DOMAIN = "ssomw.localhost"
 TEAM = "team-b"
@@ -166,9 +166,9 @@ class Demo:
         from argon2 import PasswordHasher
 
         from ssomw.config import from_text
-        from ssomw.nginxconf import full_config
+        from ssomw.identity.users import set_local_groups
+        from ssomw.integration.nginx import full_config
         from ssomw.store import open_store
-        from ssomw.users import set_local_groups
         from tests.support.gateway import GatewayProcess
         from tests.support.nginx import Nginx
         from tests.support.oidc_provider import OidcProvider

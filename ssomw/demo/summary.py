@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .stack import (
+from ssomw.demo.stack import (
     ADMINS,
     AGENTS,
     APPS,

@@ -17,8 +17,8 @@ from typing import TypeVar
 from ldap3 import NONE, SYNC, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException, LDAPOperationResult
 
-from ..core.url_secrets import redact_url
-from ..forks import current_pid
+from ssomw.core.url_secrets import redact_url
+from ssomw.gateway.forks import current_pid
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from ..core.networks import client_address, in_networks, parse_address
+from ssomw.core.networks import client_address, in_networks, parse_address
 
 
 class TrustedProxies:

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from ..request_context import bind_request_id, reset_request_id
+from ssomw.telemetry.request_context import bind_request_id, reset_request_id
 
 SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 

@@ -17,10 +17,10 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from ..config.schema import RESERVED_AUTH_PARAMS
-from .errors import TokenError
-from .provider import Provider, ProviderUnavailable
-from .tokens import check_acr, check_auth_time, validate_id_token
+from ssomw.config.schema import RESERVED_AUTH_PARAMS
+from ssomw.oidc.errors import TokenError
+from ssomw.oidc.provider import Provider, ProviderUnavailable
+from ssomw.oidc.tokens import check_acr, check_auth_time, validate_id_token
 
 LEVEL_ERRORS = frozenset({"acr_not_satisfied", "auth_time_missing", "auth_too_old"})
 

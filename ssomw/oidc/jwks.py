@@ -25,7 +25,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, Key, KeySet
 from joserfc.jws import JWSRegistry
 
-from .errors import TokenError
+from ssomw.oidc.errors import TokenError
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .errors import TokenError
-from .jwks import JwksCache
-from .tokens import (
+from ssomw.oidc.errors import TokenError
+from ssomw.oidc.jwks import JwksCache
+from ssomw.oidc.tokens import (
     Claims,
     TokenPolicy,
     _verified_token,

@@ -14,9 +14,9 @@ from typing import Any
 
 import requests
 
-from .errors import TokenError
-from .jwks import JwksCache
-from .tokens import TokenPolicy
+from ssomw.oidc.errors import TokenError
+from ssomw.oidc.jwks import JwksCache
+from ssomw.oidc.tokens import TokenPolicy
 
 METADATA_TTL = 3600.0
 PROBE_TTL = 1.0

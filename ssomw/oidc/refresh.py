@@ -17,13 +17,13 @@ from typing import Any
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 
-from ..core.claims import sign_in_level
-from ..runtime import Runtime
-from ..store.base import SessionRecord
-from .client import oauth_session
-from .errors import TokenError
-from .provider import ProviderUnavailable
-from .tokens import validate_refreshed_id_token
+from ssomw.core.claims import sign_in_level
+from ssomw.gateway.runtime import Runtime
+from ssomw.oidc.client import oauth_session
+from ssomw.oidc.errors import TokenError
+from ssomw.oidc.provider import ProviderUnavailable
+from ssomw.oidc.tokens import validate_refreshed_id_token
+from ssomw.store.base import SessionRecord
 
 log = logging.getLogger("ssomw.refresh")
 REFRESH_MARGIN = 60.0

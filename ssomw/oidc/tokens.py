@@ -25,8 +25,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import Key, OctKey
 from joserfc.util import json_b64decode
 
-from .errors import TokenError
-from .jwks import JwksCache
+from ssomw.oidc.errors import TokenError
+from ssomw.oidc.jwks import JwksCache
 
 ASYMMETRIC_ALGS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import metrics
-from ..core.policy import Identity
-from ..store.base import SessionRecord, Store
-from .cookies import CookieCodec
+from ssomw.core.policy import Identity
+from ssomw.session.cookies import CookieCodec
+from ssomw.store.base import SessionRecord, Store
+from ssomw.telemetry import metrics
 
 
 @dataclass(frozen=True)

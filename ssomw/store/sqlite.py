@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
-from ssomw.forks import current_pid
+from ssomw.gateway.forks import current_pid
 from ssomw.store.base import (
     SessionRecord,
     Store,

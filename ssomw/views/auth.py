@@ -14,20 +14,20 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
-from .. import metrics
-from ..core.headers import identity_headers, to_wsgi
-from ..core.policy import Decision, Identity
-from ..core.redirects import normalise_host
-from ..core.request_kind import is_navigation
-from ..core.target import Target, raw_cookie, read_cookie, split_target
-from ..logs import Sparse
-from ..middleware.proxy import TrustedProxies
-from ..middleware.request_id import supplied_request_id
-from ..oidc.refresh import needs_refresh, refresh
-from ..request_context import NO_REQUEST, bind_request_id, reset_request_id
-from ..runtime import Runtime
-from ..session.manager import identity_of
-from ..store.base import SessionRecord, StoreUnavailable
+from ssomw.core.headers import identity_headers, to_wsgi
+from ssomw.core.policy import Decision, Identity
+from ssomw.core.redirects import normalise_host
+from ssomw.core.request_kind import is_navigation
+from ssomw.core.target import Target, raw_cookie, read_cookie, split_target
+from ssomw.gateway.runtime import Runtime
+from ssomw.middleware.proxy import TrustedProxies
+from ssomw.middleware.request_id import supplied_request_id
+from ssomw.oidc.refresh import needs_refresh, refresh
+from ssomw.session.manager import identity_of
+from ssomw.store.base import SessionRecord, StoreUnavailable
+from ssomw.telemetry import metrics
+from ssomw.telemetry.logs import Sparse
+from ssomw.telemetry.request_context import NO_REQUEST, bind_request_id, reset_request_id
 
 log = logging.getLogger("ssomw.auth")
 

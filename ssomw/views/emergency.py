@@ -29,14 +29,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.profiles import get_default_parameters
 from flask import Flask, redirect, request
 
-from .. import audit, metrics
-from ..core.policy import EMERGENCY_PROVIDER
-from ..core.redirects import safe_redirect
-from ..core.throttle import Throttle, ThrottleSettings, throttle_keys
-from ..directory.ldap import DirectoryUnavailable
-from ..runtime import Runtime
-from .login import csrf_ok, csrf_token
-from .pages import error_page, render_page, runtime
+from ssomw.core.policy import EMERGENCY_PROVIDER
+from ssomw.core.redirects import safe_redirect
+from ssomw.core.throttle import Throttle, ThrottleSettings, throttle_keys
+from ssomw.directory.ldap import DirectoryUnavailable
+from ssomw.gateway.runtime import Runtime
+from ssomw.telemetry import audit, metrics
+from ssomw.views.login import csrf_ok, csrf_token
+from ssomw.views.pages import error_page, render_page, runtime
 
 log = logging.getLogger("ssomw.emergency")
 HASHER = PasswordHasher()  # verify() reads the parameters from each hash

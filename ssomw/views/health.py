@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint
 
-from ..store.base import StoreUnavailable
-from .pages import runtime
+from ssomw.store.base import StoreUnavailable
+from ssomw.views.pages import runtime
 
 bp = Blueprint("health", __name__)
 

@@ -18,18 +18,18 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from flask import Blueprint, g, redirect, request, session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import audit, metrics
-from ..core.claims import ClaimRules, sign_in_level, signed_in
-from ..core.networks import address_bucket
-from ..core.policy import Assurance, Identity
-from ..core.redirects import host_matches, safe_redirect
-from ..core.target import read_cookie
-from ..oidc.client import SignInError, finish_login, start_login
-from ..oidc.provider import Provider
-from ..runtime import Runtime
-from ..session.manager import identity_of
-from ..store.base import StoreUnavailable
-from .pages import error_page, render_page, runtime
+from ssomw.core.claims import ClaimRules, sign_in_level, signed_in
+from ssomw.core.networks import address_bucket
+from ssomw.core.policy import Assurance, Identity
+from ssomw.core.redirects import host_matches, safe_redirect
+from ssomw.core.target import read_cookie
+from ssomw.gateway.runtime import Runtime
+from ssomw.oidc.client import SignInError, finish_login, start_login
+from ssomw.oidc.provider import Provider
+from ssomw.session.manager import identity_of
+from ssomw.store.base import StoreUnavailable
+from ssomw.telemetry import audit, metrics
+from ssomw.views.pages import error_page, render_page, runtime
 
 log = logging.getLogger("ssomw.login")
 bp = Blueprint("login", __name__)

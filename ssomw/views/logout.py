@@ -2,7 +2,7 @@
 
 A sign-out must be asked for by the user, not by any page that can make the browser send a
 request: ``GET /logout`` without proof only shows a confirmation page (a POST form), and the
-session ends on a POST carrying the form's token (:func:`ssomw.logout.logout_csrf`) or on a
+session ends on a POST carrying the form's token (:func:`ssomw.oidc.logout.logout_csrf`) or on a
 request carrying ``id_token_hint`` equal to the session's own ID token (a relying party's
 logout link: only the provider and we ever saw that token). A POST without a valid token
 shows the confirmation again with status 400. Without a session there is nothing to protect:
@@ -24,15 +24,15 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, redirect, request, session
 
-from .. import audit, metrics
-from ..core.redirects import safe_redirect
-from ..logout import logout_csrf, logout_csrf_ok, logout_redirects
-from ..middleware.security_headers import page_csp
-from ..runtime import Runtime
-from ..store.base import SessionRecord
-from ..views.auth import read_cookie
-from .login import own_base_url
-from .pages import render_page, runtime
+from ssomw.core.redirects import safe_redirect
+from ssomw.gateway.runtime import Runtime
+from ssomw.middleware.security_headers import page_csp
+from ssomw.oidc.logout import logout_csrf, logout_csrf_ok, logout_redirects
+from ssomw.store.base import SessionRecord
+from ssomw.telemetry import audit, metrics
+from ssomw.views.auth import read_cookie
+from ssomw.views.login import own_base_url
+from ssomw.views.pages import render_page, runtime
 
 log = logging.getLogger("ssomw.logout")
 bp = Blueprint("logout", __name__)

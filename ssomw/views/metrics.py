@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, request
 
-from .. import metrics
-from ..core.networks import in_networks, parse_address, parse_networks
-from .pages import runtime
+from ssomw.core.networks import in_networks, parse_address, parse_networks
+from ssomw.telemetry import metrics
+from ssomw.views.pages import runtime
 
 bp = Blueprint("metrics", __name__)
 

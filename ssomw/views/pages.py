@@ -1,6 +1,6 @@
 """Rendering the gateway's own pages (error, logout, choice…) and finding the runtime from a view.
 
-Pages go through :class:`ssomw.templating.Pages` (sandboxed, translated, customisable), built
+Pages go through :class:`ssomw.pages.templating.Pages` (sandboxed, translated, customisable), built
 once per configuration and kept in ``runtime.extra``. The language comes from the request's
 ``Accept-Language``; the app, when known, selects its template overrides.
 """
@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, request
 
-from ..logout import logout_csrf, logout_redirects
-from ..middleware.security_headers import page_csp
-from ..runtime import Runtime
-from ..templating import Pages
-from .auth import read_cookie
+from ssomw.gateway.runtime import Runtime
+from ssomw.middleware.security_headers import page_csp
+from ssomw.oidc.logout import logout_csrf, logout_redirects
+from ssomw.pages.templating import Pages
+from ssomw.views.auth import read_cookie
 
 _UNKNOWN: Any = object()
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ssomw import audit
 from ssomw.admin.auth import THROTTLE
 from ssomw.admin.tokens import Tokens
+from ssomw.telemetry import audit
 
 from .conftest import Gw
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ssomw.cli_config import config, token
+from ssomw.cli.config import config, token
 
 from .conftest import Gw, config_with
 

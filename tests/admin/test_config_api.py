@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ssomw import audit
+from ssomw.telemetry import audit
 
 from .conftest import Gw, config_with
 

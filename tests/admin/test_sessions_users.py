@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from ssomw import audit
 from ssomw.core.groups import Grant
-from ssomw.users import UserRecord
+from ssomw.identity.users import UserRecord
+from ssomw.telemetry import audit
 
 from .conftest import Gw, config_with
 

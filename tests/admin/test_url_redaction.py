@@ -15,9 +15,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ssomw import audit
 from ssomw.admin.export import decrypt
-from ssomw.cli_config import config
+from ssomw.cli.config import config
+from ssomw.telemetry import audit
 
 from .conftest import Gw, config_with
 

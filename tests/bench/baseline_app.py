@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ssomw.serve import GatewayServer, default_options
+from ssomw.cli.serve import GatewayServer, default_options
 
 SECRET = b"bench-baseline-secret-0123456789"
 COOKIE = "ssomw_session"

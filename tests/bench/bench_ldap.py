@@ -82,7 +82,7 @@ def pipeline(slapd: Slapd, store: SqliteStore):
     import yaml
 
     from ssomw.config import from_text
-    from ssomw.users import Identities
+    from ssomw.identity.users import Identities
 
     ldap = directory_settings(slapd)
     config = from_text(yaml.safe_dump({

@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 from joserfc import jwt
 
-from ssomw.runtime import Runtime
+from ssomw.gateway.runtime import Runtime
 from tests.e2e.stack import CLIENT_ID, Stack
 from tests.support.resolve import patch_localhost_resolution
 

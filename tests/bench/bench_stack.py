@@ -4,7 +4,7 @@ One nginx on one port holds every scenario, told apart by Host:
 
 * ``static.bench.localhost``: a plain static file, no auth (scenario a);
 * ``app-a|app-b.ssomw.localhost``: the server blocks ``ssomw nginx`` generates (the repo's
-  snippet files, ``ssomw.nginxconf.full_config``), with ``proxy_pass`` swapped for the same
+  snippet files, ``ssomw.integration.nginx.full_config``), with ``proxy_pass`` swapped for the same
   static file, so a and b/c differ only by the auth (scenarios b, c);
 * ``app-a|app-b.baseline.localhost``: the same snippets pointed at the 40-line HMAC app
   (``baseline_app.py``) instead of the gateway (scenario d).
@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from ssomw.nginxconf import full_config
+from ssomw.integration.nginx import full_config
 from tests.bench.baseline_app import sign
 from tests.e2e.stack import REPO, Stack
 from tests.support.gateway import GatewayProcess

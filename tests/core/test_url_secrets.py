@@ -10,12 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssomw.core.url_secrets import (
-    has_redacted_credential,
-    redact_url,
-    restore_url,
-    url_secrets,
-)
+from ssomw.core.url_secrets import has_redacted_credential, redact_url, restore_url, url_secrets
 
 DATA = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "url_redaction.yaml")
                       .read_text(encoding="utf-8"))

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from ssomw.cli import main
 from ssomw.directory.sync import LOCK
+from ssomw.identity.users import load_user
 from ssomw.store.sqlite import SqliteStore
-from ssomw.users import load_user
 from tests.support.slapd import Slapd, directory_settings
 
 BASE = {"session": {"secret_keys": ["k" * 40]},

@@ -7,9 +7,9 @@ from pathlib import Path
 import yaml
 
 from ssomw.config import from_text
-from ssomw.housekeeping import sync_round
-from ssomw.runtime import Runtime
-from ssomw.users import load_user, set_local_groups
+from ssomw.gateway.housekeeping import sync_round
+from ssomw.gateway.runtime import Runtime
+from ssomw.identity.users import load_user, set_local_groups
 from tests.support.slapd import Slapd, directory_settings
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from ssomw.config import Config, from_text
-from ssomw.nginxconf import full_config
+from ssomw.integration.nginx import full_config
 from tests.support.gateway import GatewayProcess
 from tests.support.net import free_port
 from tests.support.nginx import Nginx

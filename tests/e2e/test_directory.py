@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from ssomw.nginxconf import full_config
+from ssomw.integration.nginx import full_config
 from tests.support.slapd import BASE_LDIF, Slapd, directory_settings
 
 from .conftest import API, signed_in, start_stack

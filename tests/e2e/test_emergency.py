@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from ssomw import audit
 from ssomw.store import open_store
+from ssomw.telemetry import audit
 from tests.support.browser import browser_context, chromium_browser, screenshot
 from tests.support.signin import parse_forms, sign_in
 

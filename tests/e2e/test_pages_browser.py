@@ -1,6 +1,6 @@
 """Every default page, and a customised one, in real Chromium under the real CSP.
 
-The pages are rendered by :class:`ssomw.templating.Pages` and served with the gateway's own
+The pages are rendered by :class:`ssomw.pages.templating.Pages` and served with the gateway's own
 ``SecurityHeaders`` middleware and stylesheet from a small in-process server, so what is
 checked is what a browser makes of them: the stylesheet loads under ``style-src 'self'``, no
 CSP violation is reported, the forms have labelled fields, phones get no sideways scrolling,
@@ -22,12 +22,12 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from ssomw.middleware.security_headers import SecurityHeaders
-from ssomw.templating import Pages
+from ssomw.pages.templating import Pages
 from tests.support.browser import browser_context, chromium_browser, screenshot
 
 pytestmark = pytest.mark.browser
 
-STATIC = Path(__file__).resolve().parents[2] / "ssomw" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "ssomw" / "pages" / "static"
 LOGO = "data:image/svg+xml;base64," + base64.b64encode(
     b'<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewBox="0 0 32 32">'
     b'<rect width="32" height="32" rx="8" fill="#0b57d0"/>'

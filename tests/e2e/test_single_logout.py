@@ -199,8 +199,8 @@ def test_logout_on_one_instance_holds_on_the_other(slo_stack: Stack):
 
 
 def test_sign_ins_and_every_kind_of_logout_are_audited(slo_stack: Stack):
-    from ssomw import audit
     from ssomw.store import open_store
+    from ssomw.telemetry import audit
 
     stack = slo_stack
     since = time.time()

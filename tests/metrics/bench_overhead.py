@@ -34,7 +34,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ssomw-bench-metrics-") as directory:
         if not args.plain:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-        from ssomw import metrics
+        from ssomw.telemetry import metrics
 
         metrics.register([f"app-{n}" for n in range(50)], ["idp"])
 

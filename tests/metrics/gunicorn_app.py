@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from ssomw import metrics
+from ssomw.telemetry import metrics
 from ssomw.views.metrics import bp
 
 metrics.register(["wiki"], ["idp"])

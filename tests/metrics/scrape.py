@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from ssomw import metrics
+from ssomw.telemetry import metrics
 
 
 def samples(text: str | None = None) -> dict[tuple[str, frozenset], float]:

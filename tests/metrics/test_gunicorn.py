@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from ssomw.metrics import FLUSH_INTERVAL
+from ssomw.telemetry.metrics import FLUSH_INTERVAL
 from tests.support.net import ManagedProcess, free_port, wait_ready
 
 from .scrape import value

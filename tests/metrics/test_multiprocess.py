@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ssomw import metrics
+from ssomw.telemetry import metrics
 
 from .scrape import value
 
@@ -56,7 +56,7 @@ def test_independent_processes_are_summed_by_the_scrape_in_another(tmp_path: Pat
 
 def test_importing_ssomw_does_not_import_prometheus_client(tmp_path: Path):
     """``ssomw serve`` sets the directory after ``import ssomw`` (the CLI) has run."""
-    code = ("import sys, ssomw, ssomw.metrics, ssomw.views.metrics\n"
+    code = ("import sys, ssomw, ssomw.cli, ssomw.telemetry.metrics, ssomw.views.metrics\n"
             "print('prometheus_client' in sys.modules)\n")
     assert run([], tmp_path, code).strip() == "False"
 
@@ -65,8 +65,8 @@ def test_a_directory_set_after_prometheus_client_was_imported_is_refused(tmp_pat
     code = ("import os, prometheus_client\n"
             f"os.environ['PROMETHEUS_MULTIPROC_DIR'] = {str(tmp_path)!r}\n"
             "try:\n"
-            "    import ssomw.metrics\n"
-            "    ssomw.metrics.register(['wiki'])\n"
+            "    import ssomw.telemetry.metrics\n"
+            "    ssomw.telemetry.metrics.register(['wiki'])\n"
             "except RuntimeError as exc:\n"
             "    print('refused:', exc)\n")
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ssomw import metrics
 from ssomw.directory.sync import SyncReport
+from ssomw.telemetry import metrics
 
 from .scrape import samples, value
 

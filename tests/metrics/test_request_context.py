@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ssomw.request_context import (
+from ssomw.telemetry.request_context import (
     RequestIdFilter,
     bind_request_id,
     current_request_id,

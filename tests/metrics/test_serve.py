@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ssomw import serve
+from ssomw.cli import serve
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,8 @@ import yaml
 from werkzeug.test import Client
 
 from ssomw.config import from_text
-from ssomw.logs import configure_logging
-from ssomw.runtime import Runtime
+from ssomw.gateway.runtime import Runtime
+from ssomw.telemetry.logs import configure_logging
 from ssomw.wsgi import build_stack
 
 from .scrape import value

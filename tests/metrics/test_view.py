@@ -10,9 +10,9 @@ import yaml
 from flask import Flask
 from werkzeug.test import Client
 
-from ssomw import metrics
 from ssomw.config import from_text
-from ssomw.runtime import Runtime
+from ssomw.gateway.runtime import Runtime
+from ssomw.telemetry import metrics
 from ssomw.views.metrics import bp
 
 

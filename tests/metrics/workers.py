@@ -13,7 +13,7 @@ import sys
 
 
 def record(app: str, count: int) -> None:
-    from ssomw import metrics
+    from ssomw.telemetry import metrics
 
     metrics.register([app], ["idp"])
     for _ in range(count):
@@ -24,7 +24,7 @@ def record(app: str, count: int) -> None:
 def preforked(workers: int, count: int) -> None:
     from prometheus_client import multiprocess
 
-    from ssomw import metrics
+    from ssomw.telemetry import metrics
 
     metrics.register(["app-a", "app-b"], ["idp"])
     metrics.auth_decision("app-a", "allow", 0.0001)  # the master's own value counts too

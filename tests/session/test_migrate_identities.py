@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 
 from ssomw.config import from_text
-from ssomw.runtime import Runtime
-from ssomw.users import local_groups, set_local_groups
+from ssomw.gateway.runtime import Runtime
+from ssomw.identity.users import local_groups, set_local_groups
 
 CONFIG = {
     "session": {"secret_keys": ["k" * 40]},

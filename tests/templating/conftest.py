@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ssomw.templating import Pages
+from ssomw.pages.templating import Pages
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from ssomw.templating import PAGE_FILES, TEMPLATES_SCHEMA, validate_templates
+from ssomw.pages.templating import PAGE_FILES, TEMPLATES_SCHEMA, validate_templates
 
 
 def mark(name: str) -> dict[str, str]:

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from ssomw.i18n import CATALOG_DIR, Messages, fill, load_catalogs, negotiate
-from ssomw.templating import ERROR_CODES, PAGE_FILES
+from ssomw.pages.i18n import CATALOG_DIR, Messages, fill, load_catalogs, negotiate
+from ssomw.pages.templating import ERROR_CODES, PAGE_FILES
 
 AVAILABLE = ["en", "de", "fr-CA"]
 

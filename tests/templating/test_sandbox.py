@@ -11,8 +11,8 @@ import logging
 
 import pytest
 
-import ssomw.i18n
-import ssomw.templating
+import ssomw.pages.i18n
+import ssomw.pages.templating
 
 SECRET = "fake-secret-7f3a9c0e1b2d4f6a8c9e"
 
@@ -48,8 +48,8 @@ INJECTIONS = [
 @pytest.fixture
 def secrets_everywhere(monkeypatch):
     monkeypatch.setenv("SSOMW_FAKE_SECRET", SECRET)
-    monkeypatch.setattr(ssomw.i18n, "LEAK", SECRET, raising=False)
-    monkeypatch.setattr(ssomw.templating, "LEAK", SECRET, raising=False)
+    monkeypatch.setattr(ssomw.pages.i18n, "LEAK", SECRET, raising=False)
+    monkeypatch.setattr(ssomw.pages.templating, "LEAK", SECRET, raising=False)
 
 
 @pytest.mark.parametrize("payload", INJECTIONS)

@@ -11,8 +11,8 @@ from werkzeug.test import Client
 
 from ssomw import create_app
 from ssomw.config import from_text
-from ssomw.runtime import Runtime
-from ssomw.templating import Pages
+from ssomw.gateway.runtime import Runtime
+from ssomw.pages.templating import Pages
 from ssomw.views.pages import render_page
 from ssomw.wsgi import build_stack
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from ssomw.config import from_text
-from ssomw.runtime import Runtime
+from ssomw.gateway.runtime import Runtime
 from ssomw.store.base import StoreUnavailable
 from ssomw.views.auth import AuthEndpoint
 

@@ -21,7 +21,7 @@ from requests.adapters import BaseAdapter
 
 import ssomw.oidc.client as client_module
 from ssomw.config import from_text
-from ssomw.runtime import Runtime
+from ssomw.gateway.runtime import Runtime
 from ssomw.wsgi import build_stack
 
 ISSUER = "https://idp.example.com"

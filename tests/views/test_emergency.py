@@ -15,10 +15,10 @@ from argon2 import PasswordHasher
 from werkzeug.test import Client
 
 import ssomw.views.emergency as emergency
-from ssomw import audit
 from ssomw.config import from_text
-from ssomw.runtime import Runtime
-from ssomw.users import set_local_groups
+from ssomw.gateway.runtime import Runtime
+from ssomw.identity.users import set_local_groups
+from ssomw.telemetry import audit
 from ssomw.wsgi import build_stack
 
 PATH = "/sso/break-glass-0123456789abcdef"

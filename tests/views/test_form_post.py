@@ -22,7 +22,7 @@ from werkzeug.test import Client
 
 import ssomw.views.login as login
 from ssomw.config import from_text
-from ssomw.runtime import Runtime
+from ssomw.gateway.runtime import Runtime
 from ssomw.wsgi import build_stack
 
 BASE = "http://app.example.com"

@@ -13,8 +13,8 @@ import yaml
 from werkzeug.test import Client
 
 from ssomw.config import from_text
-from ssomw.logout import logout_csrf
-from ssomw.runtime import Runtime
+from ssomw.gateway.runtime import Runtime
+from ssomw.oidc.logout import logout_csrf
 from ssomw.store.base import SessionRecord
 from ssomw.wsgi import build_stack
 

@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from .request_context import NO_REQUEST, RequestIdFilter
+from ssomw.telemetry.request_context import NO_REQUEST, RequestIdFilter
 
 
 class JsonFormatter(logging.Formatter):

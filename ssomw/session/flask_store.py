@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 
-from ..store.base import Store
+from ssomw.store.base import Store
 
 NAMESPACE = "flow"
 

@@ -62,7 +62,7 @@ from jinja2 import BaseLoader, Environment, FileSystemLoader, TemplateNotFound
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from .i18n import CATALOG_DIR, Messages, load_catalogs, negotiate
+from ssomw.pages.i18n import CATALOG_DIR, Messages, load_catalogs, negotiate
 
 log = logging.getLogger("ssomw.templates")
 

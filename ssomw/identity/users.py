@@ -22,11 +22,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .config.validate import profile_header
-from .core.claims import SignedIn
-from .core.groups import Grant, GroupPipeline
-from .directory.ldap import Directory, DirectoryUnavailable, DirectoryUser
-from .store.base import Store
+from ssomw.config.validate import profile_header
+from ssomw.core.claims import SignedIn
+from ssomw.core.groups import Grant, GroupPipeline
+from ssomw.directory.ldap import Directory, DirectoryUnavailable, DirectoryUser
+from ssomw.store.base import Store
 
 log = logging.getLogger("ssomw.users")
 USERS = "users"
@@ -208,7 +208,7 @@ def migrate_identities(store: Store, authoritative: Mapping[str, bool],
     copied to the new name (existing ones are kept), and the old sessions end so the user
     signs in again under the new name. Only live sessions tell which ``sub`` an old name
     had; other stored names are reported as unmapped for the operator to handle."""
-    from .core.claims import scoped_name
+    from ssomw.core.claims import scoped_name
 
     renames: dict[str, str] = {}
     ended: list[str] = []

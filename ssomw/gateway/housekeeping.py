@@ -11,10 +11,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from . import metrics
-from .directory.sync import SyncReport
-from .runtime import Runtime
-from .store.base import StoreUnavailable
+from ssomw.directory.sync import SyncReport
+from ssomw.gateway.runtime import Runtime
+from ssomw.store.base import StoreUnavailable
+from ssomw.telemetry import metrics
 
 log = logging.getLogger("ssomw.housekeeping")
 PURGE_INTERVAL = 60.0
@@ -41,7 +41,7 @@ def purge_round(runtime: Runtime, now: float | None = None) -> int | None:
 def run_directory_sync(runtime: Runtime, origin: str) -> SyncReport | None:
     """One directory sync with metrics and a log line; raises DirectoryUnavailable or
     StoreUnavailable (after counting the failure). None when no directory is configured."""
-    from .directory.sync import run_sync
+    from ssomw.directory.sync import run_sync
 
     identities = runtime.identities
     if identities.directory is None:
@@ -61,7 +61,7 @@ def run_directory_sync(runtime: Runtime, origin: str) -> SyncReport | None:
 
 def sync_round(runtime: Runtime) -> None:
     """One scheduled directory sync; run_sync's store lock makes it one run across instances."""
-    from .directory.ldap import DirectoryUnavailable
+    from ssomw.directory.ldap import DirectoryUnavailable
 
     try:
         run_directory_sync(runtime, "scheduled")

@@ -4,7 +4,7 @@ Sync workers, one per core: the auth check is CPU-bound and short, and measureme
 more workers than cores or threaded workers (without upstream keepalive) only add overhead.
 The app is preloaded so a bad config fails once, in the master, before any worker forks.
 Metrics: every worker writes its values to files in ``PROMETHEUS_MULTIPROC_DIR`` and a scrape,
-whichever worker answers it, adds them up (see ssomw/metrics.py).
+whichever worker answers it, adds them up (see ssomw/telemetry/metrics.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ import shutil
 import tempfile
 from typing import Any
 
+import click
 from gunicorn.app.base import BaseApplication
+
+from ssomw.cli.common import CONFIG_OPTION, load_or_exit
 
 
 def default_options(bind: str = "127.0.0.1:4180", workers: int | None = None) -> dict[str, Any]:
@@ -91,7 +94,7 @@ class GatewayServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from .wsgi import create_app
+        from ssomw.wsgi import create_app
 
         return create_app()
 
@@ -99,3 +102,15 @@ class GatewayServer(BaseApplication):
 def run(bind: str, workers: int | None) -> None:
     prepare_metrics_dir()
     GatewayServer(default_options(bind, workers)).run()
+
+
+@click.command()
+@CONFIG_OPTION
+@click.option("--bind", default="127.0.0.1:4180", show_default=True, metavar="HOST:PORT")
+@click.option("--workers", type=int, default=None, help="default: number of CPU cores")
+def serve(config_file: str | None, bind: str, workers: int | None) -> None:
+    """Run the gateway under gunicorn."""
+    config = load_or_exit(config_file)
+    assert config.source is not None
+    os.environ["SSOMW_CONFIG"] = str(config.source.resolve())
+    run(bind=bind, workers=workers)

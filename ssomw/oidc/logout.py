@@ -14,12 +14,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import audit, metrics
-from .oidc.errors import TokenError
-from .oidc.logout_token import validate_logout_token
-from .oidc.provider import Provider, ProviderUnavailable
-from .oidc.tokens import unverified_issuer
-from .runtime import Runtime
+from ssomw.gateway.runtime import Runtime
+from ssomw.oidc.errors import TokenError
+from ssomw.oidc.logout_token import validate_logout_token
+from ssomw.oidc.provider import Provider, ProviderUnavailable
+from ssomw.oidc.tokens import unverified_issuer
+from ssomw.telemetry import audit, metrics
 
 log = logging.getLogger("ssomw.logout")
 MAX_LOGOUT_TOKEN = 16 * 1024

@@ -1,7 +1,7 @@
 """``ssomw ldap sync [--dry-run]``: one directory sync run from the command line.
 
 Each directory user goes through the same group pipeline as a sign-in
-(:meth:`ssomw.users.Identities.from_directory`). Exit codes: 0 done, 1 directory or store
+(:meth:`ssomw.identity.users.Identities.from_directory`). Exit codes: 0 done, 1 directory or store
 unreachable, 2 no ``directory.ldap`` configured (or an invalid config), 3 skipped because
 another run holds the lock.
 """
@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ssomw.cli_common import CONFIG_OPTION, load_or_exit
+from ssomw.cli.common import CONFIG_OPTION, load_or_exit
 from ssomw.directory.ldap import DirectoryUnavailable, DirectoryUser
 from ssomw.directory.sync import render_progress, run_sync
 from ssomw.store.base import StoreUnavailable
@@ -30,8 +30,8 @@ def ldap() -> None:
 @click.option("--dry-run", is_flag=True, help="report what would change; change nothing")
 def sync(config_file: str | None, dry_run: bool) -> None:
     """Run one directory sync: users' groups and profile from LDAP into the store."""
+    from ssomw.identity.users import Identities
     from ssomw.store import open_store
-    from ssomw.users import Identities
 
     config = load_or_exit(config_file)
     store = open_store(config["store"])

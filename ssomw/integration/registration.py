@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import Config
+from ssomw.config import Config
 
 
 def base_urls(config: Config) -> list[str]:

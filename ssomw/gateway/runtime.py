@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import metrics
-from .config import Config
-from .core.networks import parse_networks
-from .oidc.provider import Providers
-from .session.manager import Sessions, SessionSettings
-from .store import open_store
-from .store.base import Store
-from .users import Identities
+from ssomw.config import Config
+from ssomw.core.networks import parse_networks
+from ssomw.identity.users import Identities
+from ssomw.oidc.provider import Providers
+from ssomw.session.manager import Sessions, SessionSettings
+from ssomw.store import open_store
+from ssomw.store.base import Store
+from ssomw.telemetry import metrics
 
 log = logging.getLogger("ssomw")
 

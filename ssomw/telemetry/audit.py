@@ -13,7 +13,7 @@ import secrets
 import time
 from typing import Any
 
-from .store.base import Store, StoreUnavailable
+from ssomw.store.base import Store, StoreUnavailable
 
 log = logging.getLogger("ssomw.audit")
 NAMESPACE = "audit"

@@ -1,0 +1,22 @@
+"""The ``ssomw`` command (contract §1): one module per group of subcommands.
+
+Each module defines its commands; this package only assembles them, so importing a module
+never binds a command over a submodule's name.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ssomw.cli import check, config, demo, emergency, ldap, proxy, serve, sessions, users
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """ssomw: single sign-on gateway for nginx auth_request."""
+
+
+for command in (serve.serve, check.check, proxy.nginx, emergency.hash_password, demo.demo,
+                sessions.sessions, users.groups, users.users, ldap.ldap, emergency.emergency,
+                config.config, config.token):
+    main.add_command(command)

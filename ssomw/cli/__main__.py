@@ -1,0 +1,5 @@
+"""``python -m ssomw.cli``."""
+
+from ssomw.cli import main
+
+main()

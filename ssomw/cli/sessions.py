@@ -1,0 +1,69 @@
+"""``ssomw sessions``: list and revoke SSO sessions, on every instance sharing the store."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ssomw.cli.common import CONFIG_OPTION, config_and_store
+
+
+@click.group()
+def sessions() -> None:
+    """List and revoke SSO sessions (force logout)."""
+
+
+@sessions.command("list")
+@CONFIG_OPTION
+@click.option("--user", metavar="U", help="only this user's sessions")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
+def sessions_list(config_file: str | None, user: str | None, as_json: bool) -> None:
+    """Show live sessions: id, user, provider, sign-in time, last activity, end of life."""
+    import time
+
+    config, store = config_and_store(config_file)
+    records = store.sessions_by_user(user) if user else store.all_sessions()
+    idle = config["session"]["idle_timeout"]
+    stamp = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))  # noqa: E731
+    if not as_json:
+        click.echo(f"{'ID':<44} {'USER':<24} {'PROVIDER':<12} {'SIGNED IN':<19} "
+                   f"{'LAST SEEN':<19} ENDS")
+    for r in records:
+        if as_json:
+            click.echo(json.dumps({"id": r.id, "user": r.user, "provider": r.provider,
+                                   "sid": r.sid,
+                                   "created": r.created, "last_seen": r.last_seen,
+                                   "ends": r.deadline(idle),
+                                   "auth_method": r.data.get("auth_method")}))
+        else:
+            click.echo(f"{r.id:<44} {r.user:<24} {r.provider:<12} {stamp(r.created)} "
+                       f"{stamp(r.last_seen)} {stamp(r.deadline(idle))}")
+    if not as_json:
+        click.echo(f"{len(records)} session(s)")
+
+
+@sessions.command("revoke")
+@CONFIG_OPTION
+@click.option("--user", metavar="U", help="every session of this user")
+@click.option("--id", "session_id", metavar="ID", help="one session")
+@click.option("--all", "everyone", is_flag=True, help="every session of every user")
+def sessions_revoke(config_file: str | None, user: str | None, session_id: str | None,
+                    everyone: bool) -> None:
+    """End sessions at once, on every gateway instance sharing the store."""
+    if sum(map(bool, (user, session_id, everyone))) != 1:
+        raise click.UsageError("give exactly one of --user, --id, --all")
+    _, store = config_and_store(config_file)
+    if session_id:
+        ended = int(store.delete_session(session_id))
+    else:
+        records = store.sessions_by_user(user) if user else store.all_sessions()
+        ended = store.delete_sessions(r.id for r in records)
+    from ssomw.telemetry import audit
+
+    audit.record(store, "sessions_revoked", author="cli", user=user,
+                 session=session_id[:8] if session_id else None, all=everyone, ended=ended)
+    click.echo(f"revoked {ended} session(s)")
+    if session_id and not ended:
+        sys.exit(1)

@@ -1,0 +1,98 @@
+"""``ssomw groups`` and ``ssomw users``: local group assignments and user records."""
+
+from __future__ import annotations
+
+import click
+
+from ssomw.cli.common import CONFIG_OPTION, config_and_store
+
+
+@click.group()
+def groups() -> None:
+    """Local group assignments and why a user has each group."""
+
+
+@groups.command("show")
+@CONFIG_OPTION
+@click.argument("user")
+def groups_show(config_file: str | None, user: str) -> None:
+    """The user's groups as last resolved, each with its source and how it was derived."""
+    from ssomw.identity.users import load_user, local_groups
+
+    _, store = config_and_store(config_file)
+    record = load_user(store, user)
+    local = local_groups(store, user)
+    if record is None:
+        click.echo(f"{user}: not seen yet (local groups: {', '.join(local) or 'none'})")
+        return
+    click.echo(f"{user}: {len(record.grants)} group(s)")
+    for grant in sorted(record.grants, key=lambda g: g.name):
+        click.echo(f"  {grant.name:<32} {grant.source:<9} {' -> '.join(grant.via)}")
+    click.echo(f"local assignments: {', '.join(local) or 'none'}")
+
+
+@groups.command("set")
+@CONFIG_OPTION
+@click.argument("user")
+@click.argument("names", nargs=-1)
+def groups_set(config_file: str | None, user: str, names: tuple[str, ...]) -> None:
+    """Replace the user's local groups (none given: remove them all)."""
+    from ssomw.identity.users import set_local_groups
+
+    _, store = config_and_store(config_file)
+    result = set_local_groups(store, user, names)
+    click.echo(f"{user}: local groups: {', '.join(result) or 'none'}")
+    click.echo("in force at the user's next sign-in or directory sync")
+
+
+@groups.command("add")
+@CONFIG_OPTION
+@click.argument("user")
+@click.argument("names", nargs=-1, required=True)
+def groups_add(config_file: str | None, user: str, names: tuple[str, ...]) -> None:
+    """Add local groups to the user."""
+    from ssomw.identity.users import local_groups, set_local_groups
+
+    _, store = config_and_store(config_file)
+    current = local_groups(store, user)
+    result = set_local_groups(store, user, [*current, *names])
+    click.echo(f"{user}: local groups: {', '.join(result)}")
+
+
+@groups.command("remove")
+@CONFIG_OPTION
+@click.argument("user")
+@click.argument("names", nargs=-1, required=True)
+def groups_remove(config_file: str | None, user: str, names: tuple[str, ...]) -> None:
+    """Remove local groups from the user."""
+    from ssomw.identity.users import local_groups, set_local_groups
+
+    _, store = config_and_store(config_file)
+    result = set_local_groups(store, user,
+                              [g for g in local_groups(store, user) if g not in names])
+    click.echo(f"{user}: local groups: {', '.join(result) or 'none'}")
+
+
+@click.group()
+def users() -> None:
+    """Users known to the gateway."""
+
+
+@users.command("migrate")
+@CONFIG_OPTION
+@click.option("--dry-run", is_flag=True, help="only say what would change")
+def users_migrate(config_file: str | None, dry_run: bool) -> None:
+    """Move users of providers not authoritative for usernames to <sub>@<provider>."""
+    from ssomw.identity.users import migrate_identities
+
+    config, store = config_and_store(config_file)
+    authoritative = {p["id"]: "username" in p["authoritative"] for p in config["providers"]}
+    result = migrate_identities(store, authoritative, dry_run=dry_run)
+    verb = "would move" if dry_run else "moved"
+    for old, new in sorted(result.renames.items()):
+        click.echo(f"{verb} {old} -> {new}")
+    click.echo(f"{len(result.renames)} user(s) {verb}; {len(result.sessions)} session(s) "
+               f"{'would end' if dry_run else 'ended'} (they sign in again under the new name)")
+    for name in result.unmapped:
+        click.echo(f"unmapped: {name} (no live session tells its provider subject; re-assign "
+                   "its local groups by hand if needed)")
