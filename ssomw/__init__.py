@@ -1,6 +1,6 @@
 """ssomw: a single sign-on gateway for nginx ``auth_request``.
 
-``create_app(config)`` builds the Flask application for the gateway's pages (sign-in, logout,
+``flask_app(config)`` builds the Flask application for the gateway's pages (sign-in, logout,
 health); ``ssomw.wsgi`` wraps it with the auth hot path and the middleware stack.
 """
 
@@ -15,19 +15,19 @@ from flask import Flask
 
 from ssomw.config import Config
 from ssomw.gateway.runtime import Runtime
+from ssomw.oidc.flow import FLOW_LIFETIME
 from ssomw.session.flask_store import StoreSessionInterface
 from ssomw.store.base import StoreUnavailable
 
 log = logging.getLogger("ssomw")
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
-FLOW_LIFETIME = 600
 
 
-def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
+def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     """The Flask app for the gateway's own pages, mounted under ``server.path_prefix``."""
     from ssomw import admin
     from ssomw.views import channels, emergency, health, login, logout, metrics, pages
-    from ssomw.views.pages import error_page
+    from ssomw.views.common import error_page
 
     runtime = runtime or Runtime.build(config)
     app = Flask(__name__, static_url_path=f"{config.prefix}/static",

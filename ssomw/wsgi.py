@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ssomw import create_app as create_flask_app
+from ssomw import flask_app
 from ssomw.config import Config, ConfigInvalid, config_path, load_config
 from ssomw.config.versions import ConfigVersions
 from ssomw.gateway.forks import current_pid
@@ -47,10 +47,10 @@ class Stack:
     version: int | None
 
 
-def build_stack_for(config: Config, runtime: Runtime | None = None,
+def build_stack(config: Config, runtime: Runtime | None = None,
                     version: int | None = None) -> Stack:
     runtime = runtime or Runtime.build(config)
-    flask = create_flask_app(config, runtime)
+    flask = flask_app(config, runtime)
     pages = RequestId(TrustedProxies(SecurityHeaders(flask.wsgi_app), runtime.trusted_proxies))
     return Stack(runtime, f"{config.prefix}/auth", AuthEndpoint(runtime), pages, version)
 
@@ -78,7 +78,7 @@ class Gateway:
 
     def initial_stack(self, config: Config, runtime: Runtime | None) -> Stack:
         if not self.from_store or config.raw is None:
-            return build_stack_for(config, runtime or Runtime.build(config, self.store))
+            return build_stack(config, runtime or Runtime.build(config, self.store))
         try:
             self.versions.seed(config.raw)
             active = self.versions.active()
@@ -91,11 +91,11 @@ class Gateway:
                         "import %s`", config.source, active.number, config.source)
             try:
                 stored = self.versions.validate(active.data)
-                return build_stack_for(stored, Runtime.build(stored, self.store), active.number)
+                return build_stack(stored, Runtime.build(stored, self.store), active.number)
             except ConfigInvalid as exc:
                 log.error("configuration version %d does not load here (%s); serving the "
                           "file's configuration", active.number, exc)
-        return build_stack_for(config, runtime or Runtime.build(config, self.store),
+        return build_stack(config, runtime or Runtime.build(config, self.store),
                                active.number if active else None)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -154,17 +154,14 @@ class Gateway:
         return current
 
     def swap(self, config: Config, number: int | None) -> None:
-        self.stack = build_stack_for(config, Runtime.build(config, self.store), number)
+        self.stack = build_stack(config, Runtime.build(config, self.store), number)
         log.warning("configuration %s is now active",
                     f"version {number}" if number else "from the file")
 
-
-def build_stack(config: Config, runtime: Runtime | None = None) -> Gateway:
-    return Gateway(config, runtime)
 
 
 def create_app(path: str | None = None) -> Any:
     """Load the config (``-c``/``$SSOMW_CONFIG``/``conf/ssomw.yaml``) and build the stack."""
     config = load_config(config_path(path))
     configure_logging(config["logging"])
-    return build_stack(config)
+    return Gateway(config)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from ssomw.admin.service import AdminError
 from ssomw.admin.tokens import Principal, Tokens
-from ssomw.core.networks import in_networks, parse_address, parse_networks
+from ssomw.core.networks import in_networks, parse_address
 from ssomw.core.throttle import Throttle, ThrottleSettings
 from ssomw.gateway.runtime import Runtime
 from ssomw.telemetry import audit
@@ -53,11 +53,7 @@ def tokens_for(runtime: Runtime) -> Tokens:
 
 
 def allowed_networks(runtime: Runtime) -> tuple:
-    cached = runtime.extra.get("admin_allow_from")
-    if cached is None or cached[0] is not runtime.config:
-        cached = (runtime.config, parse_networks(runtime.config["admin"]["allow_from"]))
-        runtime.extra["admin_allow_from"] = cached
-    return cached[1]
+    return runtime.admin_networks
 
 
 def authenticate(runtime: Runtime, request: Request, scope: str | None,

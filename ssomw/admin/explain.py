@@ -13,10 +13,9 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
-from ssomw.core.policy import EMERGENCY_PROVIDER, Identity
+from ssomw.core.policy import EMERGENCY_PROVIDER, Identity, is_local_login
 from ssomw.gateway.runtime import Runtime
 from ssomw.identity.users import load_user, local_groups
-from ssomw.views.auth import is_local_login
 
 FINAL = {"allow": "allow", "forbidden": "deny", "login": "login",
          "passthrough": "passthrough", "bypass": "bypass"}

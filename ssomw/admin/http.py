@@ -17,7 +17,7 @@ from ssomw.admin.auth import Request, authenticate
 from ssomw.admin.service import AdminError, Change, ConfigService
 from ssomw.config import ConfigError
 from ssomw.store.base import StoreUnavailable
-from ssomw.views.pages import runtime
+from ssomw.views.common import runtime
 
 log = logging.getLogger("ssomw.admin")
 MAX_BODY = 1024 * 1024

@@ -16,7 +16,7 @@ from ssomw.admin.service import AdminError
 from ssomw.config import ConfigError
 from ssomw.identity.users import load_user, local_groups, set_local_groups
 from ssomw.telemetry import audit, metrics
-from ssomw.views.pages import runtime
+from ssomw.views.common import runtime
 
 MAX_GROUPS = 1000
 

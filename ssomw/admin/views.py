@@ -24,7 +24,7 @@ from ssomw.admin.openapi import openapi_document
 from ssomw.admin.service import AdminError
 from ssomw.config.schema import config_schema
 from ssomw.telemetry import audit
-from ssomw.views.pages import runtime
+from ssomw.views.common import runtime
 
 MERGE_PATCH = "application/merge-patch+json"
 

@@ -6,15 +6,14 @@ import click
 
 from ssomw.cli.common import CONFIG_OPTION, load_or_exit
 from ssomw.config import config_path
+from ssomw.config.validate import config_warnings, shown
+from ssomw.integration.registration import registration
 
 
 @click.command()
 @CONFIG_OPTION
 def check(config_file: str | None) -> None:
     """Validate a config: print every error with its path; exit 0 valid, 2 invalid."""
-    from ssomw.config.validate import config_warnings, shown
-    from ssomw.integration.registration import registration
-
     path = config_path(config_file)
 
     config = load_or_exit(config_file)

@@ -21,7 +21,12 @@ from typing import Any
 import click
 import yaml
 
+from ssomw.admin.service import AdminError, ConfigService
+from ssomw.admin.tokens import Tokens, config_entry
 from ssomw.cli.common import CONFIG_OPTION, load_or_exit
+from ssomw.store import open_store
+from ssomw.store.base import StoreUnavailable
+from ssomw.telemetry import audit
 
 PASSPHRASE_ENV = "SSOMW_EXPORT_PASSPHRASE"
 
@@ -29,10 +34,6 @@ PASSPHRASE_ENV = "SSOMW_EXPORT_PASSPHRASE"
 @contextmanager
 def service(config_file: str | None) -> Iterator[Any]:
     """The ConfigService for the configured store; AdminError and store outages → exit."""
-    from ssomw.admin.service import AdminError, ConfigService
-    from ssomw.store import open_store
-    from ssomw.store.base import StoreUnavailable
-
     config = load_or_exit(config_file)
     store = open_store(config["store"])
     try:
@@ -98,8 +99,6 @@ def config() -> None:
               help="write to FILE (mode 0600) instead of standard output")
 def export_command(config_file: str | None, mode: str, output: Path | None) -> None:
     """Write the active configuration as a backup file (JSON)."""
-    from ssomw.telemetry import audit
-
     secret = passphrase(confirm=True) if mode == "encrypt" else None
     with service(config_file) as svc:
         doc = svc.export(mode, secret)
@@ -175,8 +174,6 @@ def token() -> None:
 
 @contextmanager
 def tokens(config_file: str | None) -> Iterator[Any]:
-    from ssomw.admin.tokens import Tokens
-
     with service(config_file) as svc:
         _, data = svc.current()
         yield Tokens(svc.store, (data.get("admin") or {}).get("tokens") or [])
@@ -190,8 +187,6 @@ def tokens(config_file: str | None) -> Iterator[Any]:
               help="don't store it: print an admin.tokens entry for the config file instead")
 def token_create(config_file: str | None, name: str, scopes: str, for_config: bool) -> None:
     """Make a token and print it once; only its hash is kept."""
-    from ssomw.admin.tokens import config_entry
-
     wanted = scopes.split(",")
     try:
         if for_config:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import sys
 
 import click
+from argon2 import PasswordHasher
 
 from ssomw.cli.common import CONFIG_OPTION, load_or_exit
+from ssomw.core.throttle import Throttle, ThrottleSettings
+from ssomw.store import open_store
 
 
 @click.command("hash-password")
 def hash_password() -> None:
     """Read a password (twice on a terminal) and print its argon2 hash for emergency.local_users."""
-    from argon2 import PasswordHasher
-
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
@@ -30,9 +31,6 @@ def emergency() -> None:
 
 def emergency_throttle(config_file: str | None):
     import time
-
-    from ssomw.core.throttle import Throttle, ThrottleSettings
-    from ssomw.store import open_store
 
     config = load_or_exit(config_file)
     settings = ThrottleSettings.from_config(config["emergency"]["throttle"])

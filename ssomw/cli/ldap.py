@@ -15,6 +15,8 @@ import click
 from ssomw.cli.common import CONFIG_OPTION, load_or_exit
 from ssomw.directory.ldap import DirectoryUnavailable, DirectoryUser
 from ssomw.directory.sync import render_progress, run_sync
+from ssomw.identity.users import Identities
+from ssomw.store import open_store
 from ssomw.store.base import StoreUnavailable
 
 LOCK_TTL = 600.0  # renewed during the run; after a crash the next run waits at most this long
@@ -30,9 +32,6 @@ def ldap() -> None:
 @click.option("--dry-run", is_flag=True, help="report what would change; change nothing")
 def sync(config_file: str | None, dry_run: bool) -> None:
     """Run one directory sync: users' groups and profile from LDAP into the store."""
-    from ssomw.identity.users import Identities
-    from ssomw.store import open_store
-
     config = load_or_exit(config_file)
     store = open_store(config["store"])
     identities = Identities(config.data, store)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ssomw.cli.common import CONFIG_OPTION, load_or_exit
+from ssomw.integration.nginx import full_config, protect_snippet, server_snippet
 
 
 @click.command()
@@ -25,8 +26,6 @@ def nginx(config_file: str | None, app_ids: tuple[str, ...], listen: str, gatewa
           cache_path: str, no_cache: bool, snippet_dir: str | None,
           write_dir: str | None) -> None:
     """Print the nginx configuration for the configured apps."""
-    from ssomw.integration.nginx import full_config, protect_snippet, server_snippet
-
     config = load_or_exit(config_file)
     if write_dir:
         target = Path(write_dir)

@@ -8,6 +8,7 @@ import sys
 import click
 
 from ssomw.cli.common import CONFIG_OPTION, config_and_store
+from ssomw.telemetry import audit
 
 
 @click.group()
@@ -60,8 +61,6 @@ def sessions_revoke(config_file: str | None, user: str | None, session_id: str |
     else:
         records = store.sessions_by_user(user) if user else store.all_sessions()
         ended = store.delete_sessions(r.id for r in records)
-    from ssomw.telemetry import audit
-
     audit.record(store, "sessions_revoked", author="cli", user=user,
                  session=session_id[:8] if session_id else None, all=everyone, ended=ended)
     click.echo(f"revoked {ended} session(s)")

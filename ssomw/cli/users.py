@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ssomw.cli.common import CONFIG_OPTION, config_and_store
+from ssomw.identity.users import load_user, local_groups, migrate_identities, set_local_groups
 
 
 @click.group()
@@ -17,8 +18,6 @@ def groups() -> None:
 @click.argument("user")
 def groups_show(config_file: str | None, user: str) -> None:
     """The user's groups as last resolved, each with its source and how it was derived."""
-    from ssomw.identity.users import load_user, local_groups
-
     _, store = config_and_store(config_file)
     record = load_user(store, user)
     local = local_groups(store, user)
@@ -37,8 +36,6 @@ def groups_show(config_file: str | None, user: str) -> None:
 @click.argument("names", nargs=-1)
 def groups_set(config_file: str | None, user: str, names: tuple[str, ...]) -> None:
     """Replace the user's local groups (none given: remove them all)."""
-    from ssomw.identity.users import set_local_groups
-
     _, store = config_and_store(config_file)
     result = set_local_groups(store, user, names)
     click.echo(f"{user}: local groups: {', '.join(result) or 'none'}")
@@ -51,8 +48,6 @@ def groups_set(config_file: str | None, user: str, names: tuple[str, ...]) -> No
 @click.argument("names", nargs=-1, required=True)
 def groups_add(config_file: str | None, user: str, names: tuple[str, ...]) -> None:
     """Add local groups to the user."""
-    from ssomw.identity.users import local_groups, set_local_groups
-
     _, store = config_and_store(config_file)
     current = local_groups(store, user)
     result = set_local_groups(store, user, [*current, *names])
@@ -65,8 +60,6 @@ def groups_add(config_file: str | None, user: str, names: tuple[str, ...]) -> No
 @click.argument("names", nargs=-1, required=True)
 def groups_remove(config_file: str | None, user: str, names: tuple[str, ...]) -> None:
     """Remove local groups from the user."""
-    from ssomw.identity.users import local_groups, set_local_groups
-
     _, store = config_and_store(config_file)
     result = set_local_groups(store, user,
                               [g for g in local_groups(store, user) if g not in names])
@@ -83,8 +76,6 @@ def users() -> None:
 @click.option("--dry-run", is_flag=True, help="only say what would change")
 def users_migrate(config_file: str | None, dry_run: bool) -> None:
     """Move users of providers not authoritative for usernames to <sub>@<provider>."""
-    from ssomw.identity.users import migrate_identities
-
     config, store = config_and_store(config_file)
     authoritative = {p["id"]: "username" in p["authoritative"] for p in config["providers"]}
     result = migrate_identities(store, authoritative, dry_run=dry_run)

@@ -269,6 +269,12 @@ class Policy:
         return Explanation(app.id, form, tuple(checks), decision)
 
 
+def is_local_login(paths: tuple[str, ...], path: str) -> bool:
+    """An app's own login page: ``/login.jsp`` hides ``/login.jsp`` and anything below
+    ``/login.jsp/``."""
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in paths)
+
+
 def _any_search(patterns: tuple[re.Pattern[str], ...], path: str) -> bool:
     for pattern in patterns:
         if pattern.search(path):

@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +17,7 @@ from ssomw.config import Config
 from ssomw.core.networks import parse_networks
 from ssomw.identity.users import Identities
 from ssomw.oidc.provider import Providers
+from ssomw.pages.templating import Pages
 from ssomw.session.manager import Sessions, SessionSettings
 from ssomw.store import open_store
 from ssomw.store.base import Store
@@ -67,7 +68,8 @@ class Runtime:
     trusted_proxies: tuple[Any, ...]
     redirect_hosts: tuple[str, ...]
     identities: Identities
-    extra: dict[str, Any] = field(default_factory=dict)
+    pages: Pages
+    admin_networks: tuple[Any, ...]
 
     @classmethod
     def build(cls, config: Config, store: Store | None = None) -> Runtime:
@@ -85,6 +87,8 @@ class Runtime:
             redirect_hosts=tuple(app_hosts + config["server"]["allowed_redirect_hosts"]
                                  + public_host),
             identities=Identities(config.data, store),
+            pages=Pages.from_config(config),
+            admin_networks=parse_networks(config["admin"]["allow_from"]),
         )
 
     @property

@@ -13,12 +13,14 @@ import hmac
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
-from ssomw.gateway.runtime import Runtime
+from ssomw.oidc import RuntimeParts
 from ssomw.oidc.errors import TokenError
 from ssomw.oidc.logout_token import validate_logout_token
 from ssomw.oidc.provider import Provider, ProviderUnavailable
 from ssomw.oidc.tokens import unverified_issuer
+from ssomw.store.base import SessionRecord
 from ssomw.telemetry import audit, metrics
 
 log = logging.getLogger("ssomw.logout")
@@ -40,7 +42,7 @@ def logout_csrf_ok(secret_keys: Sequence[str], session_id: str, token: str) -> b
                 for key in secret_keys])
 
 
-def logout_redirects(runtime: Runtime, provider_id: str, rd: str | None) -> list[str]:
+def logout_redirects(runtime: RuntimeParts, provider_id: str, rd: str | None) -> list[str]:
     """Where the answer to a sign-out POST may send the browser: the provider's end-session
     endpoint and ``rd`` (already validated). A page's ``form-action`` must allow them."""
     targets = [rd] if rd else []
@@ -51,6 +53,50 @@ def logout_redirects(runtime: Runtime, provider_id: str, rd: str | None) -> list
         except ProviderUnavailable:
             pass  # the sign-out then stays local and ends on our own page
     return targets
+
+
+def asked_for(secret_keys: Sequence[str], record: SessionRecord, *, posted_token: str | None,
+              id_token_hint: str) -> bool:
+    """Did the user ask for this sign-out? The form's token in a POST (``posted_token``), or
+    the session's own ID token as ``id_token_hint``, both compared in constant time."""
+    if posted_token is not None and logout_csrf_ok(secret_keys, record.id, posted_token):
+        return True
+    id_token = record.data.get("id_token")
+    return bool(id_token_hint and isinstance(id_token, str)) and hmac.compare_digest(
+        id_token_hint.encode(), id_token.encode())
+
+
+def end_local(runtime: RuntimeParts, record: SessionRecord, address: str | None) -> bool:
+    """End one session here (every app at once, every instance), counted and audited."""
+    ended = runtime.sessions.end(record.id)
+    if ended:
+        metrics.logout("rp")
+        audit.record(runtime.store, "logout", kind="rp", user=record.user,
+                     provider=record.provider, address=address)
+    log.info("signed out %r (session ended locally)", record.user)
+    return ended
+
+
+def end_session_url(provider: Provider | None, return_to: str, id_token: str | None,
+                    state: str) -> str | None:
+    """RP-Initiated Logout 1.0: the provider's end-session URL with ``id_token_hint``,
+    ``post_logout_redirect_uri`` (``return_to``) and ``state``, or None when the provider has
+    none, has it turned off, or cannot be reached (the local logout already happened)."""
+    if provider is None or not provider.settings["logout"]["rp_initiated"]:
+        return None
+    try:
+        endpoint = provider.endpoint("end_session_endpoint")
+    except ProviderUnavailable as exc:
+        log.warning("provider %s unreachable for logout: %s", provider.id, exc)
+        return None
+    if not endpoint:
+        return None
+    params = {"post_logout_redirect_uri": return_to, "state": state,
+              "client_id": provider.settings["client_id"]}
+    if id_token:
+        params["id_token_hint"] = id_token
+    separator = "&" if "?" in endpoint else "?"
+    return f"{endpoint}{separator}{urlencode(params)}"
 
 
 def _logout_mac(key: str, session_id: str) -> str:
@@ -64,7 +110,7 @@ class LogoutResult:
     ended: int
 
 
-def end_provider_sessions(runtime: Runtime, provider: str, sid: str | None,
+def end_provider_sessions(runtime: RuntimeParts, provider: str, sid: str | None,
                           sub: str | None) -> int:
     """End every session with this provider ``sid``, or every session of ``sub`` without one.
 
@@ -82,14 +128,14 @@ def end_provider_sessions(runtime: Runtime, provider: str, sid: str | None,
     return store.delete_sessions(r.id for r in records)
 
 
-def provider_for_issuer(runtime: Runtime, issuer: str | None) -> Provider | None:
+def provider_for_issuer(runtime: RuntimeParts, issuer: str | None) -> Provider | None:
     for provider in runtime.providers:
         if issuer is not None and provider.settings["issuer"] == issuer:
             return provider
     return None
 
 
-def backchannel_logout(runtime: Runtime, token: object) -> LogoutResult:
+def backchannel_logout(runtime: RuntimeParts, token: object) -> LogoutResult:
     """Validate a logout token (every §2.6 rule) and end the sessions it names.
 
     Raises TokenError for any invalid token; nothing is ended then.
@@ -120,7 +166,7 @@ def backchannel_logout(runtime: Runtime, token: object) -> LogoutResult:
     return LogoutResult(provider.id, ended)
 
 
-def frontchannel_logout(runtime: Runtime, issuer: str | None, sid: str | None,
+def frontchannel_logout(runtime: RuntimeParts, issuer: str | None, sid: str | None,
                         session_id: str | None = None) -> LogoutResult | None:
     """Front-Channel Logout 1.0 §2: end the session(s) of ``sid`` at the provider ``iss``.
 

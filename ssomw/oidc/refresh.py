@@ -18,7 +18,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 
 from ssomw.core.claims import sign_in_level
-from ssomw.gateway.runtime import Runtime
+from ssomw.oidc import RuntimeParts
 from ssomw.oidc.client import oauth_session
 from ssomw.oidc.errors import TokenError
 from ssomw.oidc.provider import ProviderUnavailable
@@ -36,7 +36,7 @@ def needs_refresh(record: SessionRecord, now: float) -> bool:
                 and tokens["expires_at"] - now < REFRESH_MARGIN)
 
 
-def refresh(runtime: Runtime, record: SessionRecord, now: float | None = None
+def refresh(runtime: RuntimeParts, record: SessionRecord, now: float | None = None
             ) -> SessionRecord | None:
     """The session to use: refreshed, unchanged (someone else is refreshing, or the provider
     is briefly unreachable), or None when it must end."""
@@ -65,7 +65,7 @@ def refresh(runtime: Runtime, record: SessionRecord, now: float | None = None
     return outcome
 
 
-def _refresh_once(runtime: Runtime, record: SessionRecord, now: float
+def _refresh_once(runtime: RuntimeParts, record: SessionRecord, now: float
                   ) -> SessionRecord | str:
     provider = runtime.providers.get(record.provider)
     tokens: dict[str, Any] = record.data["tokens"]

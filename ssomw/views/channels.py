@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, render_template, request
 
+from ssomw.core.target import read_cookie
 from ssomw.oidc.errors import TokenError
 from ssomw.oidc.logout import backchannel_logout, frontchannel_logout, provider_for_issuer
-from ssomw.views.auth import read_cookie
-from ssomw.views.pages import runtime
+from ssomw.views.common import runtime
 
 bp = Blueprint("channels", __name__)
 NO_CACHE = {"Cache-Control": "no-cache, no-store", "Pragma": "no-cache"}

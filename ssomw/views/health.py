@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from ssomw.store.base import StoreUnavailable
-from ssomw.views.pages import runtime
+from ssomw.views.common import runtime
 
 bp = Blueprint("health", __name__)
 

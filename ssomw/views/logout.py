@@ -20,19 +20,22 @@ import hmac
 import logging
 import secrets
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, redirect, request, session
 
 from ssomw.core.redirects import safe_redirect
+from ssomw.core.target import read_cookie
 from ssomw.gateway.runtime import Runtime
 from ssomw.middleware.security_headers import page_csp
-from ssomw.oidc.logout import logout_csrf, logout_csrf_ok, logout_redirects
+from ssomw.oidc.logout import (
+    asked_for,
+    end_local,
+    end_session_url,
+    logout_csrf,
+    logout_redirects,
+)
 from ssomw.store.base import SessionRecord
-from ssomw.telemetry import audit, metrics
-from ssomw.views.auth import read_cookie
-from ssomw.views.login import own_base_url
-from ssomw.views.pages import render_page, runtime
+from ssomw.views.common import own_base_url, render_page, runtime
 
 log = logging.getLogger("ssomw.logout")
 bp = Blueprint("logout", __name__)
@@ -44,34 +47,29 @@ def logout() -> Any:
     rd = safe_redirect(request.values.get("rd"), rt.redirect_hosts)
     cookie = read_cookie(request.headers.get("Cookie", ""), rt.sessions.settings.name)
     record = rt.sessions.load(cookie)
-    if record is not None and not asked_for(rt, record):
+    if record is not None and not asked_for(
+            rt.sessions.settings.secret_keys, record,
+            posted_token=request.form.get("csrf", "") if request.method == "POST" else None,
+            id_token_hint=request.values.get("id_token_hint", "")):
         return confirmation(rt, record, rd), 400 if request.method == "POST" else 200, \
             form_headers(logout_redirects(rt, record.provider, rd))
     target = None
     if record is not None:
-        if rt.sessions.end(record.id):
-            metrics.logout("rp")
-            audit.record(rt.store, "logout", kind="rp", user=record.user,
-                         provider=record.provider, address=request.remote_addr)
-        log.info("signed out %r (session ended locally)", record.user)
-        target = end_session_url(record.provider, record.data.get("id_token"), rd)
+        end_local(rt, record, request.remote_addr)
+        base = own_base_url()
+        if base is not None:
+            state = secrets.token_urlsafe(24)
+            target = end_session_url(rt.providers.get(record.provider),
+                                     f"{base}{rt.prefix}/logged-out",
+                                     record.data.get("id_token"), state)
+            if target is not None:
+                session["logout"] = {"state": state, "rd": rd}
     if target is None:
         target = rd if "rd" in request.values else f"{rt.prefix}/logged-out"
     response = redirect(target, 302)
     if cookie is not None:  # never a deletion for a request that sent no cookie (cross-site)
         rt.sessions.clear_cookie(response)
     return response
-
-
-def asked_for(rt: Runtime, record: SessionRecord) -> bool:
-    """Did the user ask for this sign-out? The form's token in a POST, or the session's own
-    ID token as ``id_token_hint`` (compared in constant time, like the token)."""
-    if request.method == "POST" and logout_csrf_ok(
-            rt.sessions.settings.secret_keys, record.id, request.form.get("csrf", "")):
-        return True
-    hint, id_token = request.values.get("id_token_hint", ""), record.data.get("id_token")
-    return bool(hint and isinstance(id_token, str)) and hmac.compare_digest(
-        hint.encode(), id_token.encode())
 
 
 def form_headers(targets: list[str]) -> dict[str, str]:
@@ -85,29 +83,6 @@ def confirmation(rt: Runtime, record: SessionRecord, rd: str) -> str:
     return render_page("logout_confirm", action=f"{rt.prefix}/logout", user=record.user,
                        csrf=logout_csrf(rt.sessions.settings.secret_keys, record.id),
                        rd=rd if given else "", cancel=rd if given else "/")
-
-
-def end_session_url(provider_id: str, id_token: str | None, rd: str) -> str | None:
-    rt = runtime()
-    provider = rt.providers.get(provider_id)
-    base = own_base_url()
-    if provider is None or base is None or not provider.settings["logout"]["rp_initiated"]:
-        return None
-    try:
-        endpoint = provider.endpoint("end_session_endpoint")
-    except Exception as exc:  # provider down: the local logout already happened
-        log.warning("provider %s unreachable for logout: %s", provider_id, exc)
-        return None
-    if not endpoint:
-        return None
-    state = secrets.token_urlsafe(24)
-    session["logout"] = {"state": state, "rd": rd}
-    params = {"post_logout_redirect_uri": f"{base}{rt.prefix}/logged-out", "state": state,
-              "client_id": provider.settings["client_id"]}
-    if id_token:
-        params["id_token_hint"] = id_token
-    separator = "&" if "?" in endpoint else "?"
-    return f"{endpoint}{separator}{urlencode(params)}"
 
 
 @bp.get("/logged-out")

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, request
 
 from ssomw.core.networks import in_networks, parse_address, parse_networks
 from ssomw.telemetry import metrics
-from ssomw.views.pages import runtime
+from ssomw.views.common import runtime
 
 bp = Blueprint("metrics", __name__)
 

@@ -1,4 +1,4 @@
-"""In-process gateways for the admin API: the real stack (build_stack) over a SQLite store.
+"""In-process gateways for the admin API: the real stack (Gateway) over a SQLite store.
 
 Tokens live in the config (``admin.tokens``, sha256 hashes), one per scope set used below.
 """
@@ -18,7 +18,7 @@ from werkzeug.test import Client, TestResponse
 from ssomw.admin.tokens import sha256_hash
 from ssomw.config import from_text
 from ssomw.config.schema import ADMIN_SCOPES
-from ssomw.wsgi import Gateway, build_stack
+from ssomw.wsgi import Gateway
 
 API = "/sso/api/v1"
 TOKENS = {
@@ -107,7 +107,7 @@ def make_gw(tmp_path: Path) -> Iterator[Callable[..., Gw]]:
 
     def make(raw: dict[str, Any] | None = None) -> Gw:
         raw = raw or config_with(tmp_path)
-        stack = build_stack(from_text(yaml.safe_dump(raw)))
+        stack = Gateway(from_text(yaml.safe_dump(raw)))
         gw = Gw(Client(stack, use_cookies=False), stack, raw)
         made.append(gw)
         return gw

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import requests
-import yaml
 
 from ssomw.admin.tokens import sha256_hash
 from tests.e2e.stack import Stack
@@ -26,23 +24,8 @@ ADMIN = {"admin": {"tokens": [{"name": "e2e", "hash": sha256_hash(TOKEN),
 JSON = {"Accept": "application/json"}
 
 
-def admin_api_served(tmp_path: Path) -> bool:
-    """Whether ``ssomw.create_app`` registers the admin blueprint (real processes need it)."""
-    from ssomw import create_app
-    from ssomw.config import from_text
-
-    config = from_text(yaml.safe_dump({
-        "store": {"path": str(tmp_path / "probe.db")},
-        "session": {"secret_keys": ["k" * 40]},
-        "providers": [{"id": "p", "issuer": "https://p.example", "client_id": "c"}],
-        "apps": [{"id": "a", "hosts": ["a.example"]}]}))
-    return "admin" in create_app(config).blueprints
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not admin_api_served(tmp_path_factory.mktemp("probe")):
-        pytest.skip("ssomw.create_app does not register ssomw.admin.bp yet")
     with patch_localhost_resolution():
         started = Stack(tmp_path_factory.mktemp("admin-e2e"), backend="redis", instances=2,
                         overrides=ADMIN)

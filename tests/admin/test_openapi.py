@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from ssomw.admin.openapi import openapi_document
 from ssomw.config import from_text
-from ssomw.wsgi import build_stack
+from ssomw.wsgi import Gateway
 
 from .conftest import API, TOKENS, config_with
 
@@ -45,7 +45,7 @@ AUTH = {"Authorization": f"Bearer {TOKENS['all'][0]}"}
 
 @pytest.fixture
 def api_schema(tmp_path: Path) -> Iterator[schemathesis.BaseSchema]:
-    stack = build_stack(from_text(yaml.safe_dump(config_with(tmp_path))))
+    stack = Gateway(from_text(yaml.safe_dump(config_with(tmp_path))))
 
     def from_loopback(environ: dict[str, Any], start_response: Any) -> Any:
         environ.setdefault("REMOTE_ADDR", "127.0.0.1")  # werkzeug's test client sets none

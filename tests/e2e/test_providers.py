@@ -218,8 +218,8 @@ def test_form_post_sign_in_in_a_real_browser(two: TwoProviderStack):
 
 def parked_form_posts(stack: Stack) -> list[tuple[str, bytes]]:
     """What the gateway parked for form_post callbacks (its SQLite store, read directly)."""
+    from ssomw.oidc.flow import FORM_POST_PARKED as FORM_POST_NAMESPACE
     from ssomw.store.sqlite import SqliteStore
-    from ssomw.views.login import FORM_POST_NAMESPACE
 
     store = SqliteStore(str(stack.workdir / "ssomw.db"))
     try:

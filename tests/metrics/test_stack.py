@@ -1,4 +1,4 @@
-"""The whole stack (build_stack): /auth answers counted by app and outcome, /sso/metrics behind
+"""The whole stack (Gateway): /auth answers counted by app and outcome, /sso/metrics behind
 the trusted-proxy resolution, and log lines carrying nginx's request id."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from werkzeug.test import Client
 from ssomw.config import from_text
 from ssomw.gateway.runtime import Runtime
 from ssomw.telemetry.logs import configure_logging
-from ssomw.wsgi import build_stack
+from ssomw.wsgi import Gateway
 
 from .scrape import value
 
@@ -34,7 +34,7 @@ def stack(tmp_path: Path) -> tuple[Client, Runtime]:
         "metrics": {"allow_from": ["192.168.0.0/16"]},
     }))
     runtime = Runtime.build(config)
-    return Client(build_stack(config, runtime)), runtime
+    return Client(Gateway(config, runtime)), runtime
 
 
 def scrape(client: Client, peer: str, forwarded_for: str | None = None):

@@ -9,12 +9,12 @@ import pytest
 import yaml
 from werkzeug.test import Client
 
-from ssomw import create_app
+from ssomw import flask_app
 from ssomw.config import from_text
 from ssomw.gateway.runtime import Runtime
 from ssomw.pages.templating import Pages
-from ssomw.views.pages import render_page
-from ssomw.wsgi import build_stack
+from ssomw.views.common import render_page
+from ssomw.wsgi import Gateway
 
 SESSION_KEY = "session-key-must-never-show-0123456789"
 HOST = "app.example.com"
@@ -44,14 +44,13 @@ def runtime(tmp_path: Path) -> Runtime:
 
 
 def with_section(runtime: Runtime, section: dict) -> None:
-    """What the lead's config plumbing will do from `templates:` in the YAML."""
-    runtime.extra["pages"] = (runtime.config, Pages(
-        section, prefix="/sso", app_names={"intranet": "Intranet", "wiki": None}))
+    """Pages built from a `templates:` section, as Runtime.build does from the YAML."""
+    runtime.pages = Pages(section, prefix="/sso", app_names={"intranet": "Intranet", "wiki": None})
 
 
 @pytest.fixture
 def client(runtime: Runtime) -> Client:
-    return Client(build_stack(runtime.config, runtime))
+    return Client(Gateway(runtime.config, runtime))
 
 
 def test_error_page_in_the_browsers_language(client):
@@ -98,7 +97,7 @@ def test_forbidden_page_uses_the_apps_template(runtime, client, headers, expecte
 ])
 def test_render_page_finds_the_app_from_rd(runtime, query, expected):
     with_section(runtime, SECTION)
-    app = create_app(runtime.config, runtime)
+    app = flask_app(runtime.config, runtime)
     with app.test_request_context(f"/sso/login{query}", base_url=f"http://{HOST}"):
         assert render_page("email", code="USER_NOT_ALLOWED") == expected
 

@@ -183,12 +183,12 @@ def test_network_rules_see_the_client_through_trusted_proxies_only(tmp_path, pee
     proxy middleware): X-Forwarded-For counts only from server.trusted_proxies."""
     from werkzeug.test import Client
 
-    from ssomw.wsgi import build_stack
+    from ssomw.wsgi import Gateway
 
     data = {**CONFIG, "store": {"backend": "sqlite", "path": str(tmp_path / "s.db")},
             "apps": [{"id": "lan", "hosts": ["lan.example.com"],
                       "rules": [{"networks": ["10.0.0.0/8"], "policy": "bypass"}]}]}
-    gateway = build_stack(from_text(yaml.safe_dump(data)))
+    gateway = Gateway(from_text(yaml.safe_dump(data)))
     headers = {"X-Original-URL": "https://lan.example.com/x", "X-Request-Id": "req-0123456789"}
     if forwarded:
         headers["X-Forwarded-For"] = forwarded

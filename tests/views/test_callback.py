@@ -22,7 +22,7 @@ from requests.adapters import BaseAdapter
 import ssomw.oidc.client as client_module
 from ssomw.config import from_text
 from ssomw.gateway.runtime import Runtime
-from ssomw.wsgi import build_stack
+from ssomw.wsgi import Gateway
 
 ISSUER = "https://idp.example.com"
 KEY = RSAKey.generate_key(2048, {"kid": "k1", "use": "sig"})
@@ -111,7 +111,7 @@ def gateway(tmp_path: Path, idp: FakeIdp):
     runtime = Runtime.build(config)
     runtime.providers.get("idp").http.mount(ISSUER, idp)
     from werkzeug.test import Client
-    return Client(build_stack(config, runtime)), runtime
+    return Client(Gateway(config, runtime)), runtime
 
 
 def start(client, idp: FakeIdp) -> str:
@@ -223,7 +223,7 @@ def test_logout_redirect_option_replaces_the_logout_page(tmp_path: Path, idp: Fa
         "templates": {"logout_redirect": "https://app.example.com/goodbye"},
     }))
     from werkzeug.test import Client
-    client = Client(build_stack(config))
+    client = Client(Gateway(config))
     response = client.get("/sso/logged-out", base_url="http://app.example.com")
     assert response.status_code == 302
     assert response.headers["Location"] == "https://app.example.com/goodbye"

@@ -14,12 +14,12 @@ import yaml
 from argon2 import PasswordHasher
 from werkzeug.test import Client
 
-import ssomw.views.emergency as emergency
+import ssomw.identity.emergency as emergency
 from ssomw.config import from_text
 from ssomw.gateway.runtime import Runtime
 from ssomw.identity.users import set_local_groups
 from ssomw.telemetry import audit
-from ssomw.wsgi import build_stack
+from ssomw.wsgi import Gateway
 
 PATH = "/sso/break-glass-0123456789abcdef"
 HOST = "http://app.example.com"
@@ -39,7 +39,7 @@ def build(tmp_path: Path, throttle: dict) -> tuple[Client, Runtime]:
     }))
     runtime = Runtime.build(config)
     set_local_groups(runtime.store, "admin", ["sso-admins"])
-    return Client(build_stack(config, runtime)), runtime
+    return Client(Gateway(config, runtime)), runtime
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_the_dummy_hash_is_not_made_at_import() -> None:
     import subprocess
     import sys
 
-    code = ("import ssomw.views.emergency as e, argon2; "
+    code = ("import ssomw.identity.emergency as e, argon2; "
             "argon2.PasswordHasher.hash = None; print(len(e._dummies))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "0", result.stderr

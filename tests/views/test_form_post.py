@@ -23,7 +23,8 @@ from werkzeug.test import Client
 import ssomw.views.login as login
 from ssomw.config import from_text
 from ssomw.gateway.runtime import Runtime
-from ssomw.wsgi import build_stack
+from ssomw.oidc.flow import FORM_POST_MAX_PARKED, FORM_POST_PARKED, FORM_POST_PENDING, form_post_key
+from ssomw.wsgi import Gateway
 
 BASE = "http://app.example.com"
 GOOD = {"code": "c" * 64, "iss": "https://posting.example.com"}
@@ -62,7 +63,7 @@ def gw(tmp_path: Path) -> tuple[Client, Runtime, Path]:
     runtime = Runtime.build(config)
     for pid in ("posting", "plain"):
         runtime.providers.get(pid).http.mount(f"https://{pid}.example.com", Reachable())
-    return Client(build_stack(config, runtime)), runtime, db
+    return Client(Gateway(config, runtime)), runtime, db
 
 
 def begin(client: Client, idp: str = "posting") -> str:
@@ -86,19 +87,19 @@ def rows(db: Path) -> set[tuple[Any, ...]]:
 def parked(db: Path) -> list[bytes]:
     with sqlite3.connect(db) as conn:
         return [v for (v,) in conn.execute("SELECT value FROM kv WHERE namespace = ?",
-                                           (login.FORM_POST_NAMESPACE,))]
+                                           (FORM_POST_PARKED,))]
 
 
 def test_pending_state_is_parked_once_then_resumed(gw):
     client, runtime, db = gw
     state = begin(client)
-    assert runtime.store.kv_get(login.FORM_POST_PENDING, login.pending_key(state)) == b"posting"
+    assert runtime.store.kv_get(FORM_POST_PENDING, form_post_key(state)) == b"posting"
     assert runtime.store.kv_get(login.FORM_POST_PENDING, state) is None  # keyed by a hash
     response = post(client, {**GOOD, "state": state})
     assert response.status_code == 303
     assert response.headers["Location"].startswith("/sso/callback?resume=")
     assert len(parked(db)) == 1 and b"state=" + state.encode() in parked(db)[0]
-    assert runtime.store.kv_get(login.FORM_POST_PENDING, login.pending_key(state)) is None
+    assert runtime.store.kv_get(FORM_POST_PENDING, form_post_key(state)) is None
     # The same state again: consumed, refused, nothing more parked.
     before = rows(db)
     again = post(client, {**GOOD, "state": state})
@@ -155,13 +156,13 @@ def test_fields_at_their_caps_are_parked(gw):
     response = post(client, {"code": "c" * 2048, "state": state, "iss": "i" * 2048,
                              "error": "e" * 256, "error_description": "d" * 512})
     assert response.status_code == 303
-    assert 4900 < len(parked(db)[0]) <= login.FORM_POST_MAX_PARKED
+    assert 4900 < len(parked(db)[0]) <= FORM_POST_MAX_PARKED
 
 
 def test_a_query_mode_provider_has_no_form_post_flow(gw):
     client, runtime, db = gw
     state = begin(client, idp="plain")
-    assert runtime.store.kv_get(login.FORM_POST_PENDING, login.pending_key(state)) is None
+    assert runtime.store.kv_get(FORM_POST_PENDING, form_post_key(state)) is None
     before = rows(db)
     assert post(client, {**GOOD, "state": state}).status_code == 400
     assert rows(db) == before

@@ -16,7 +16,7 @@ from ssomw.config import from_text
 from ssomw.gateway.runtime import Runtime
 from ssomw.oidc.logout import logout_csrf
 from ssomw.store.base import SessionRecord
-from ssomw.wsgi import build_stack
+from ssomw.wsgi import Gateway
 
 HOST = "http://app.example.com"
 ISSUER = "https://idp.example.com"
@@ -36,7 +36,7 @@ def gw(tmp_path: Path) -> tuple[Client, Runtime]:
         "apps": [{"id": "app", "hosts": ["app.example.com"]}],
     }))
     runtime = Runtime.build(config)
-    return Client(build_stack(config, runtime)), runtime
+    return Client(Gateway(config, runtime)), runtime
 
 
 def signed_in(gw: tuple[Client, Runtime], user: str = "alice", sid: str = "sid-1",

@@ -1,0 +1,107 @@
+"""What every view shares: the runtime, page rendering, CSRF for the gateway's forms, and
+the gateway's own base URL. Views are thin: parse the request, call one service, answer.
+
+Pages go through :class:`ssomw.pages.templating.Pages` (sandboxed, translated, customisable),
+built once per configuration with the runtime. The language comes from the request's
+``Accept-Language``; the app, when known, selects its template overrides.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, g, request, session
+
+from ssomw.core.redirects import host_matches
+from ssomw.core.target import read_cookie
+from ssomw.gateway.runtime import Runtime
+from ssomw.middleware.security_headers import page_csp
+from ssomw.oidc.logout import logout_csrf, logout_redirects
+
+_UNKNOWN: Any = object()
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["ssomw"]
+
+
+def current_app_id() -> str | None:
+    """The app this page is shown for: set by a view in ``g.ssomw_app_id``, else matched from
+    the request's host and the path it is about (``X-Original-URL`` from nginx's 403 page, or
+    the return address ``rd``). Only chooses templates, never grants anything."""
+    if "ssomw_app_id" in g:
+        return g.ssomw_app_id
+    host = urlsplit(f"//{request.host}").hostname or ""
+    path = "/"
+    for candidate in (request.headers.get("X-Original-URL"), request.args.get("rd")):
+        if candidate:
+            parts = urlsplit(candidate[:2048])
+            if parts.hostname in (None, host):
+                path = parts.path or "/"
+                break
+    app = runtime().config.policy.match_app(host, path)
+    return app.id if app else None
+
+
+def render_page(page: str, *, app_id: str | None = _UNKNOWN, **context: Any) -> str:
+    """HTML for ``page`` in the request's language, for ``app_id`` (default: the current app)."""
+    p = runtime().pages
+    return p.render(
+        page,
+        app_id=current_app_id() if app_id is _UNKNOWN else app_id,
+        lang=p.negotiate(request.headers.get("Accept-Language")),
+        **{"request_id": g.get("request_id") or request.environ.get("ssomw.request_id", ""),
+           **context},
+    )
+
+
+def error_page(code: str, status: int, **context: Any) -> tuple[str, int, dict[str, str]]:
+    """The error page for ``code`` (a 403 uses the ``forbidden`` template); the message shown
+    is the translated text for the code, details stay in the log under the request id."""
+    if status == 403:
+        token, headers = signout_form()
+        return render_page("forbidden", code=code, status=status, logout_csrf=token,
+                           **context), status, headers
+    return render_page("error", code=code, status=status, **context), status, {}
+
+
+def signout_form() -> tuple[str, dict[str, str]]:
+    """The 403 page's "sign in as someone else" form: the sign-out token for the session the
+    cookie names ("" without one), and the CSP that lets its POST go on to the provider.
+
+    Reads the session (for its provider) but writes nothing: no token is stored."""
+    rt = runtime()
+    cookie = read_cookie(request.headers.get("Cookie", ""), rt.sessions.settings.name)
+    session_id = rt.sessions.codec.loads(cookie)
+    record = rt.store.get_session(session_id) if session_id else None
+    if session_id is None or record is None:
+        return "", {}
+    targets = logout_redirects(rt, record.provider, None)
+    return (logout_csrf(rt.sessions.settings.secret_keys, session_id),
+            {"Content-Security-Policy": page_csp(targets), "X-Frame-Options": "DENY"})
+
+
+def own_base_url() -> str | None:
+    """The gateway's external base URL, or None when the request's host is not ours."""
+    rt = runtime()
+    public = rt.config["server"].get("public_url")
+    if public:
+        return public.rstrip("/")
+    if not host_matches(request.host, rt.redirect_hosts):
+        return None
+    return f"{request.scheme}://{request.host}"
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+def csrf_ok() -> bool:
+    sent, expected = request.form.get("csrf", ""), session.get("csrf", "")
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
