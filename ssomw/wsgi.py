@@ -23,7 +23,6 @@ from typing import Any
 from ssomw import flask_app
 from ssomw.config import Config, ConfigInvalid, config_path, load_config
 from ssomw.config.versions import ConfigVersions
-from ssomw.gateway.forks import current_pid
 from ssomw.gateway.housekeeping import Housekeeper, ProcessThread
 from ssomw.gateway.runtime import Runtime
 from ssomw.middleware.proxy import TrustedProxies
@@ -31,6 +30,7 @@ from ssomw.middleware.request_id import RequestId
 from ssomw.middleware.security_headers import SecurityHeaders
 from ssomw.store import open_store
 from ssomw.store.base import Store, StoreUnavailable
+from ssomw.store.forks import current_pid
 from ssomw.telemetry.logs import configure_logging
 from ssomw.views.auth import AuthEndpoint
 

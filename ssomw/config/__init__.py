@@ -14,13 +14,14 @@ from typing import Any
 
 from ssomw.config.errors import ConfigError, ConfigInvalid
 from ssomw.config.loader import parse_yaml, read_file, resolve_secrets
-from ssomw.config.validate import validate
+from ssomw.config.validate import section_defaults, validate
 from ssomw.core.policy import Policy
 from ssomw.core.routing import Routing
 
 DEFAULT_PATH = Path("conf/ssomw.yaml")
 
-__all__ = ["Config", "ConfigError", "ConfigInvalid", "load_config", "config_path", "from_text"]
+__all__ = ["Config", "ConfigError", "ConfigInvalid", "load_config", "config_path", "from_text",
+           "section_defaults"]
 
 
 @dataclass(frozen=True)
@@ -28,16 +29,10 @@ class Config:
     """A validated configuration; sections are plain dicts with defaults filled in."""
 
     data: dict[str, Any]
+    policy: Policy = field(repr=False, compare=False)
+    routing: Routing = field(repr=False, compare=False)
     source: Path | None = None
     raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
-    policy: Policy = field(init=False, repr=False, compare=False)
-    routing: Routing = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "policy", Policy.build(self.data["apps"]))
-        object.__setattr__(self, "routing", Routing.build(
-            self.data["routing"], [p["id"] for p in self.data["providers"]],
-            [a["id"] for a in self.data["apps"]]))
 
     def __getitem__(self, section: str) -> Any:
         return self.data[section]
@@ -57,7 +52,6 @@ class Config:
         return next(a for a in self.data["apps"] if a["id"] == app_id)
 
 
-
 def config_path(explicit: str | None = None, env: Mapping[str, str] | None = None) -> Path:
     """``-c FILE``, else ``$SSOMW_CONFIG``, else ``conf/ssomw.yaml`` (contract §1)."""
     env = os.environ if env is None else env
@@ -69,13 +63,14 @@ def build(raw: Any, source: Path | None, env: Mapping[str, str] | None) -> Confi
     resolved, errors = resolve_secrets(raw, env, base_dir)
     if errors:
         raise ConfigInvalid(errors)
-    data, errors = validate(resolved)
-    if errors or data is None:
+    valid, errors = validate(resolved)
+    if errors or valid is None:
         raise ConfigInvalid(errors)
-    store = data["store"]
+    store = valid.data["store"]
     if store["backend"] == "sqlite" and base_dir and not Path(store["path"]).is_absolute():
         store["path"] = str(base_dir / store["path"])
-    return Config(data, source, raw if isinstance(raw, dict) else None)
+    return Config(valid.data, valid.policy, valid.routing, source,
+                  raw if isinstance(raw, dict) else None)
 
 
 def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Config:

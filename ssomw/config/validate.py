@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -98,6 +99,12 @@ def fill_defaults(data: Any, schema: dict[str, Any]) -> Any:
     return data
 
 
+def section_defaults(name: str, partial: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One config section with the schema's defaults filled in (durations as given): for
+    tools and tests that build a single part without a whole configuration."""
+    return fill_defaults(dict(partial or {}), config_schema()["properties"][name])
+
+
 def to_seconds(value: Any) -> float:
     if isinstance(value, (int, float)):
         return float(value)
@@ -122,8 +129,20 @@ def normalise(data: dict[str, Any]) -> None:
         provider["leeway"] = to_seconds(provider["leeway"])
 
 
-def cross_checks(data: dict[str, Any]) -> list[ConfigError]:
+@dataclass(frozen=True)
+class Validated:
+    """A valid configuration and the rules compiled while checking it (used as they are)."""
+
+    data: dict[str, Any]
+    policy: Policy
+    routing: Routing
+
+
+def cross_checks(data: dict[str, Any]) -> tuple[list[ConfigError], Policy | None, Routing | None]:
+    """Checks across sections; also returns the compiled policy and routing when they built."""
     errors: list[ConfigError] = []
+    policy: Policy | None = None
+    routing: Routing | None = None
     provider_ids = [p["id"] for p in data["providers"]]
     errors += duplicates("providers", provider_ids)
     errors += duplicates("apps", [a["id"] for a in data["apps"]])
@@ -133,7 +152,7 @@ def cross_checks(data: dict[str, Any]) -> list[ConfigError]:
             if ref not in known:
                 errors.append(ConfigError(f"apps[{i}].providers[{j}]", f"unknown provider {ref!r}"))
     try:
-        Routing.build(data["routing"], known, [a["id"] for a in data["apps"]])
+        routing = Routing.build(data["routing"], known, [a["id"] for a in data["apps"]])
     except RoutingError as exc:
         errors += [ConfigError(path, message) for path, message in exc.errors]
     for i, app in enumerate(data["apps"]):
@@ -168,12 +187,12 @@ def cross_checks(data: dict[str, Any]) -> list[ConfigError]:
         except ValueError as exc:
             errors.append(ConfigError(where, str(exc)))
     try:
-        Policy.build(data["apps"])
+        policy = Policy.build(data["apps"])
     except PolicyError as exc:
         errors += [ConfigError(path, message) for path, message in exc.errors]
     errors += [ConfigError(path, message) for path, message in
                validate_templates(data["templates"], [a["id"] for a in data["apps"]])]
-    return errors
+    return errors, policy, routing
 
 
 def profile_header(name: str, settings: dict[str, Any]) -> str:
@@ -275,12 +294,15 @@ def duplicates(section: str, ids: list[str]) -> list[ConfigError]:
     return errors
 
 
-def validate(data: Any) -> tuple[dict[str, Any] | None, list[ConfigError]]:
-    """Validate resolved data; return (normalised copy, []) or (None, every error)."""
+def validate(data: Any) -> tuple[Validated | None, list[ConfigError]]:
+    """Validate resolved data; return (what was built, []) or (None, every error). Changes
+    nothing: the data is copied before defaults are filled in."""
     errors = schema_errors(data)
     if errors:
         return None, errors
     full = fill_defaults(data, config_schema())
     normalise(full)
-    errors = cross_checks(full)
-    return (None, errors) if errors else (full, [])
+    errors, policy, routing = cross_checks(full)
+    if errors or policy is None or routing is None:
+        return None, errors
+    return Validated(full, policy, routing), []

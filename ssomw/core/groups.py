@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
-from ssomw.core.errors import RulesError
+from ssomw.core.errors import Errors, RulesError, regex, regexes, strings
 
 Source = Literal["idp", "ldap", "local", "default", "protected", "kept"]
 SOURCES = ("idp", "ldap", "local")
@@ -139,7 +139,8 @@ class GroupPipeline:
             map=MappingProxyType(_map(section.get("map"), errors)),
             default_groups=_defaults(section.get("default_groups"), errors),
             keep_local=_flag(section, "keep_local", errors),
-            protected=frozenset(_strings(section.get("protected"), "groups.protected", errors)),
+            protected=frozenset(strings(section.get("protected"), "groups.protected", errors)
+                                or ()),
             update_existing=_flag(section, "update_existing", errors))
         if errors:
             raise GroupsError(errors)
@@ -278,39 +279,6 @@ def _protect(grant: Grant) -> Grant:
 
 # --- building: every check records (path, message) and carries on -------------------------
 
-Errors = list[tuple[str, str]]
-
-
-def _strings(value: object, path: str, errors: Errors, *, required: bool = False,
-             empty: str | None = None) -> tuple[str, ...]:
-    """A list of non-empty strings (() when absent). ``empty``: why [] is an error."""
-    if value is None and not required:
-        return ()
-    if not isinstance(value, list):
-        errors.append((path, "must be a list of non-empty strings"))
-        return ()
-    if not value and empty:
-        errors.append((path, f"must not be empty; {empty}"))
-    bad = [k for k, item in enumerate(value) if not isinstance(item, str) or not item]
-    errors.extend((f"{path}[{k}]", "must be a non-empty string") for k in bad)
-    return () if bad else tuple(value)
-
-
-def _regex(text: object, path: str, errors: Errors) -> re.Pattern[str] | None:
-    if not isinstance(text, str) or not text:
-        errors.append((path, "is required and must be a regular expression"))
-        return None
-    try:
-        return re.compile(text)
-    except re.error as exc:
-        errors.append((path, f"invalid regular expression: {exc}"))
-        return None
-
-
-def _regexes(value: object, path: str, errors: Errors) -> tuple[re.Pattern[str], ...]:
-    return tuple(pattern for k, text in enumerate(_strings(value, path, errors))
-                 if (pattern := _regex(text, f"{path}[{k}]", errors)) is not None)
-
 
 def _flag(section: Mapping[str, Any], key: str, errors: Errors) -> bool:
     value = section.get(key, True)
@@ -323,7 +291,7 @@ def _flag(section: Mapping[str, Any], key: str, errors: Errors) -> bool:
 def _sources(value: object, errors: Errors) -> frozenset[str]:
     if value is None:
         return frozenset(SOURCES)
-    listed = _strings(value, "groups.sources", errors)
+    listed = strings(value, "groups.sources", errors) or ()
     for k, source in enumerate(listed):
         if source not in SOURCES:
             errors.append((f"groups.sources[{k}]",
@@ -341,8 +309,8 @@ def _filter(raw: object, errors: Errors) -> tuple[Any, tuple[re.Pattern[str], ..
     mode = raw.get("mode", "all")
     if mode not in MODES:
         errors.append(("groups.filter.mode", f"must be one of {', '.join(MODES)}"))
-    include = _regexes(raw.get("include"), "groups.filter.include", errors)
-    exclude = _regexes(raw.get("exclude"), "groups.filter.exclude", errors)
+    include = regexes(raw.get("include"), "groups.filter.include", errors)
+    exclude = regexes(raw.get("exclude"), "groups.filter.exclude", errors)
     if mode == "include" and not raw.get("include"):
         errors.append(("groups.filter.include", "mode include needs at least one regex; "
                        "use mode none to take no groups from the provider or directory"))
@@ -367,7 +335,7 @@ def _rewrites(raw: object, errors: Errors) -> tuple[Rewrite, ...]:
         if not isinstance(template, str):
             errors.append((f"{base}.replace", 'is required and must be a string ("" drops '
                            "the groups the rule matches)"))
-        pattern = _regex(item.get("match"), f"{base}.match", errors)
+        pattern = regex(item.get("match"), f"{base}.match", errors)
         if pattern is None or not isinstance(template, str):
             continue
         try:  # the template is parsed before any matching, so "" checks every reference
@@ -389,8 +357,8 @@ def _map(raw: object, errors: Errors) -> dict[str, tuple[str, ...]]:
         if not isinstance(key, str) or not key:
             errors.append((f"groups.map.{key}", "a source group name must be a non-empty string"))
             continue
-        targets = _strings(value, f"groups.map.{key}", errors, required=True,
-                           empty="to drop a group, use filter.exclude")
+        targets = strings(value, f"groups.map.{key}", errors, required=True,
+                          empty="to drop a group, use filter.exclude") or ()
         mapping[key] = tuple(dict.fromkeys(targets))
     return mapping
 
@@ -407,8 +375,8 @@ def _defaults(raw: object, errors: Errors) -> tuple[DefaultGroups, ...]:
         if not isinstance(item, Mapping):
             errors.append((base, "must be a mapping with groups and for"))
             continue
-        groups = _strings(item.get("groups"), f"{base}.groups", errors, required=True,
-                          empty="leave the entry out instead")
+        groups = strings(item.get("groups"), f"{base}.groups", errors, required=True,
+                         empty="leave the entry out instead") or ()
         when = item.get("for", "all")
         if when not in FOR:
             errors.append((f"{base}.for", "must be all (every user) or new (users seen for "

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
-from ssomw.core.errors import RulesError
+from ssomw.core.errors import Errors, RulesError, strings
+from ssomw.core.memo import Memo
 from ssomw.core.networks import Address, Network, in_networks, parse_address, parse_network
 from ssomw.core.redirects import canonical_pattern, normalise_host
 from ssomw.core.request_kind import normalise_path, path_forms, plain_path
@@ -111,23 +112,29 @@ class Rule:
     policy: str
     groups: frozenset[str]
 
-    def matches(self, method: str, path: str, address: Address | None) -> bool:
-        """The hot-path test: ``method`` upper-case, ``address`` parsed (None: garbage)."""
+    def failed_check(self, method: str, path: str, address: Address | None) -> str | None:
+        """The first of the rule's tests that fails ("method", "path", "network"), or None
+        when the rule matches. ``method`` upper-case, ``address`` parsed (None: garbage)."""
         if self.methods is not None and method not in self.methods:
-            return False
+            return "method"
         if self.paths and not _any_search(self.paths, path):
-            return False
-        if self.networks:
-            return address is not None and in_networks(address, self.networks)
-        return True
+            return "path"
+        if self.networks and (address is None or not in_networks(address, self.networks)):
+            return "network"
+        return None
+
+    def matches(self, method: str, path: str, address: Address | None) -> bool:
+        """The hot-path test."""
+        return self.failed_check(method, path, address) is None
 
     def mismatch(self, method: str, path: str, address: Address | None) -> str | None:
-        """Why this rule does not match, or None when it does (same tests as :meth:`matches`)."""
-        if self.methods is not None and method not in self.methods:
-            return f"method {method} is not one of {', '.join(sorted(self.methods))}"
-        if self.paths and not _any_search(self.paths, path):
+        """Why this rule does not match, in words, or None when it does."""
+        failed = self.failed_check(method, path, address)
+        if failed == "method":
+            return f"method {method} is not one of {', '.join(sorted(self.methods or ()))}"
+        if failed == "path":
             return f"path {path} matches none of {', '.join(p.pattern for p in self.paths)}"
-        if self.networks and (address is None or not in_networks(address, self.networks)):
+        if failed == "network":
             nets = ", ".join(str(n) for n in self.networks)
             return f"client address {address or 'unknown'} is not in {nets}"
         return None
@@ -174,7 +181,7 @@ class Policy:
         self.apps = apps
         self._exact: dict[str, list[App]] = {}
         self._wildcard: dict[str, list[App]] = {}
-        self._hosts: dict[str, str] = {}  # request host -> normalise_host() ("" = not a host)
+        self._hosts: Memo[str, str] = Memo(4096)  # request host -> normalise_host() ("": none)
         for app in apps:
             for host in app.hosts:
                 if host.startswith("*."):
@@ -201,11 +208,8 @@ class Policy:
         shorter one, and then the app listed first wins.
         """
         name = self._hosts.get(host)
-        if name is None:
-            name = normalise_host(host) or ""
-            if len(self._hosts) >= 4096:
-                self._hosts.clear()
-            self._hosts[host] = name  # few distinct hosts, each normalised once
+        if name is None:  # few distinct hosts, each normalised once
+            name = self._hosts.put(host, normalise_host(host) or "")
         if not name:
             return None
         path = normalise_path(path)
@@ -388,7 +392,6 @@ class _Plan:
 
 # --- building: every check records (path, message) and carries on -------------------------
 
-Errors = list[tuple[str, str]]
 
 
 def _build_apps(raw_apps: object, errors: Errors) -> list[App]:
@@ -425,9 +428,9 @@ def _build_app(i: int, raw: object, errors: Errors) -> App | None:
     sso = raw.get("sso", True)
     if not isinstance(sso, bool):
         errors.append((f"{base}.sso", "must be true or false"))
-    providers = _strings(raw, "providers", base, errors,
-                         empty="an empty list allows no provider; leave it out to allow all")
-    groups = _strings(raw, "allowed_groups", base, errors) or ()
+    providers = strings(raw.get("providers"), f"{base}.providers", errors,
+                        empty="an empty list allows no provider; leave it out to allow all")
+    groups = strings(raw.get("allowed_groups"), f"{base}.allowed_groups", errors) or ()
     denied_action = raw.get("denied_action", "forbidden")
     if denied_action not in DENIED_ACTIONS:
         errors.append((f"{base}.denied_action", "must be forbidden or passthrough"))
@@ -437,7 +440,7 @@ def _build_app(i: int, raw: object, errors: Errors) -> App | None:
         rules_raw = []
     rules = tuple(rule for j, item in enumerate(rules_raw)
                   if (rule := _build_rule(j, item, f"{base}.rules[{j}]", errors)))
-    login_paths = _strings(raw, "local_login_paths", base, errors) or ()
+    login_paths = strings(raw.get("local_login_paths"), f"{base}.local_login_paths", errors) or ()
     for k, login_path in enumerate(login_paths):
         if not login_path.startswith("/"):
             errors.append((f"{base}.local_login_paths[{k}]", "must be a path starting with /"))
@@ -480,24 +483,26 @@ def _build_rule(j: int, raw: object, base: str, errors: Errors) -> Rule | None:
         errors.append((f"{base}.policy", "must be one of bypass, authenticated, deny"))
     every = "leave it out to match every {}"
     paths: list[re.Pattern[str]] = []
-    for k, text in enumerate(_strings(raw, "paths", base, errors, empty=every.format("path"))
-                             or ()):
+    listed = strings(raw.get("paths"), f"{base}.paths", errors, empty=every.format("path"))
+    for k, text in enumerate(listed or ()):
         try:
             paths.append(re.compile(text))
         except re.error as exc:
             errors.append((f"{base}.paths[{k}]", f"invalid regular expression: {exc}"))
-    methods = _strings(raw, "methods", base, errors, empty=every.format("method"))
+    methods = strings(raw.get("methods"), f"{base}.methods", errors,
+                      empty=every.format("method"))
     for k, method in enumerate(methods or ()):
         if not re.fullmatch(r"[A-Za-z]+", method):
             errors.append((f"{base}.methods[{k}]", f"{method!r} is not an HTTP method"))
     networks: list[Network] = []
-    for k, text in enumerate(_strings(raw, "networks", base, errors,
-                                      empty=every.format("client address")) or ()):
+    listed = strings(raw.get("networks"), f"{base}.networks", errors,
+                     empty=every.format("client address"))
+    for k, text in enumerate(listed or ()):
         try:
             networks.append(parse_network(text))
         except ValueError as exc:
             errors.append((f"{base}.networks[{k}]", str(exc)))
-    groups = _strings(raw, "groups", base, errors) or ()
+    groups = strings(raw.get("groups"), f"{base}.groups", errors) or ()
     if groups and policy != "authenticated":
         errors.append((f"{base}.groups", "only applies to policy authenticated"))
     if len(errors) > start:
@@ -505,20 +510,6 @@ def _build_rule(j: int, raw: object, base: str, errors: Errors) -> Rule | None:
     return Rule(index=j, paths=tuple(paths),
                 methods=None if methods is None else frozenset(m.upper() for m in methods),
                 networks=tuple(networks), policy=policy, groups=frozenset(groups))
-
-
-def _strings(raw: Mapping[str, Any], key: str, base: str, errors: Errors,
-             empty: str | None = None) -> tuple[str, ...] | None:
-    """A list of non-empty strings; None when absent. ``empty``: why [] is an error."""
-    value = raw.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        errors.append((f"{base}.{key}", "must be a list of non-empty strings"))
-        return ()
-    if not value and empty:
-        errors.append((f"{base}.{key}", f"must not be empty; {empty}"))
-    return tuple(value)
 
 
 def _hosts(value: object, path: str, errors: Errors) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from ssomw.core.errors import RulesError
+from ssomw.core.errors import Errors, RulesError
 from ssomw.core.networks import Address, Network, in_networks, parse_address, parse_network
 from ssomw.core.policy import RuleCheck
 from ssomw.core.redirects import canonical_pattern, host_matches, normalise_host
@@ -282,7 +282,6 @@ class Routing:
 
 # --- building: every check records (path, message) and carries on -------------------------
 
-Errors = list[tuple[str, str]]
 
 
 def _build_rule(i: int, raw: object, known: frozenset[str], apps: frozenset[str] | None,

@@ -12,6 +12,8 @@ import re
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from ssomw.core.memo import Memo
+
 MAX_URL = 8192
 # The usual X-Original-URL ($scheme://$http_host$request_uri): plain ASCII authority without
 # userinfo, nothing urlsplit would strip or remove. Anything else goes through urlsplit.
@@ -27,7 +29,7 @@ class Target(NamedTuple):
     path: str
 
 
-def split_target(original: str, authorities: dict[str, Any]) -> Target | None:
+def split_target(original: str, authorities: Memo[str, Any]) -> Target | None:
     """``urlsplit`` for X-Original-URL, or None for a URL to refuse (bad scheme, no host, bad
     port, too long). The usual form is split by one regex, and each distinct authority is
     parsed once (``authorities`` is the caller's memo); the result is the same either way."""
@@ -40,10 +42,7 @@ def split_target(original: str, authorities: dict[str, Any]) -> Target | None:
     host_port = authorities.get(authority)
     if host_port is None:
         target = _split_unusual(f"{scheme}://{authority}")
-        host_port = (target.host, target.port) if target else False
-        if len(authorities) >= 4096:
-            authorities.clear()
-        authorities[authority] = host_port
+        host_port = authorities.put(authority, (target.host, target.port) if target else False)
     if not host_port:
         return None
     return Target(scheme, host_port[0], host_port[1], path)

@@ -45,11 +45,13 @@ class KeyValue(Protocol):
 
 @dataclass(frozen=True)
 class ThrottleSettings:
-    max_failures: int = 5
-    window: float = 900.0
-    lockout: float = 900.0
-    base_delay: float = 1.0
-    max_delay: float = 8.0
+    """From ``emergency.throttle`` (defaults in the config schema only)."""
+
+    max_failures: int
+    window: float
+    lockout: float
+    base_delay: float
+    max_delay: float
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> ThrottleSettings:

@@ -18,7 +18,7 @@ from ldap3 import NONE, SYNC, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException, LDAPOperationResult
 
 from ssomw.core.url_secrets import redact_url
-from ssomw.gateway.forks import current_pid
+from ssomw.store.forks import current_pid
 
 T = TypeVar("T")
 

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from ssomw.core.headers import identity_headers, to_wsgi
+from ssomw.core.memo import Memo
 from ssomw.core.policy import Decision, Identity, is_local_login
 from ssomw.core.redirects import normalise_host
 from ssomw.core.request_kind import is_navigation
@@ -67,10 +68,10 @@ class Access:
         self.refresh_tokens = runtime.config["session"]["refresh_tokens"]
         metrics.register([app["id"] for app in runtime.config["apps"]],
                          [provider["id"] for provider in runtime.config["providers"]])
-        self._rendered: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
-        self._views: dict[str, _View] = {}
-        self._authorities: dict[str, Any] = {}
-        self._hosts: dict[str, str] = {}  # nginx's $host -> normalise_host() ("" = not a host)
+        self._rendered: Memo[tuple[Any, ...], tuple[tuple[str, str], ...]] = Memo(8192)
+        self._views: Memo[str, _View] = Memo(16384)
+        self._authorities: Memo[str, Any] = Memo(4096)
+        self._hosts: Memo[str, str] = Memo(4096)  # a host -> normalise_host() ("": none)
         self.refusals = Sparse(log)
         # apps[].headers: the same attributes under extra names, for that app only.
         self.app_header_names = {
@@ -161,9 +162,7 @@ class Access:
     def _normalised(self, host: str) -> str:
         name = self._hosts.get(host)
         if name is None:
-            if len(self._hosts) >= 4096:
-                self._hosts.clear()
-            name = self._hosts[host] = normalise_host(host) or ""
+            name = self._hosts.put(host, normalise_host(host) or "")
         return name
 
     def confused(self, why: str, told: str, judged: str) -> Answer:
@@ -184,9 +183,7 @@ class Access:
         changes, so a changed session is always worked out afresh."""
         view = self._views.get(record.id)
         if view is None or view.record is not record:
-            if len(self._views) >= 16384:
-                self._views.clear()
-            view = self._views[record.id] = _View(record, identity_of(record), {})
+            view = self._views.put(record.id, _View(record, identity_of(record), {}))
         return view
 
     def headers_for(self, record: SessionRecord, app_id: str) -> list[tuple[str, str]]:
@@ -217,9 +214,7 @@ class Access:
                         ",".join(dropped), record.user)
         rendered = tuple((name, to_wsgi(value)) for name, value in headers)
         if key is not None:
-            if len(self._rendered) >= 8192:
-                self._rendered.clear()
-            self._rendered[key] = rendered
+            self._rendered.put(key, rendered)
         return list(rendered)
 
     def local_login(self, app: Any, environ: dict[str, Any], target: Target

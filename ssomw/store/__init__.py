@@ -13,22 +13,17 @@ __all__ = ["SessionRecord", "Store", "StoreUnavailable", "open_store"]
 
 
 def open_store(settings: dict[str, Any]) -> Store:
-    """Build the configured backend. Nothing connects yet: the first call (or ping) does.
-
-    ``{"backend": "sqlite", "path": ...[, "busy_timeout": 5.0]}`` or
-    ``{"backend": "redis", "url": ...[, "key_prefix": "ssomw:", "socket_timeout": 0.5]}``.
-    """
-    backend = settings.get("backend", "sqlite")
+    """Build the configured backend from the validated ``store`` section (its defaults come
+    from the schema: ``ssomw.config.section_defaults("store", {...})`` fills a partial one).
+    Nothing connects yet: the first call (or ping) does."""
+    backend = settings["backend"]
     if backend == "sqlite":
         from ssomw.store.sqlite import SqliteStore
 
-        return SqliteStore(settings["path"], busy_timeout=settings.get("busy_timeout", 5.0))
+        return SqliteStore(settings["path"])
     if backend == "redis":
         from ssomw.store.redis import RedisStore
 
-        return RedisStore(
-            settings["url"],
-            key_prefix=settings.get("key_prefix", "ssomw:"),
-            socket_timeout=settings.get("socket_timeout", 0.5),
-        )
+        return RedisStore(settings["url"], key_prefix=settings["key_prefix"],
+                          socket_timeout=settings["socket_timeout"])
     raise ValueError(f"unknown store backend {backend!r} (expected sqlite or redis)")

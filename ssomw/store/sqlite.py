@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
-from ssomw.gateway.forks import current_pid
 from ssomw.store.base import (
     SessionRecord,
     Store,
@@ -36,6 +35,7 @@ from ssomw.store.base import (
     optional_ttl_ms,
     ttl_ms,
 )
+from ssomw.store.forks import current_pid
 from ssomw.store.marks import ChangeMarks, KeptRows
 
 log = logging.getLogger("ssomw.store")

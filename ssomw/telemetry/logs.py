@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(settings: dict[str, Any]) -> None:
     handler = logging.StreamHandler()
-    if settings.get("format", "json") == "json":
+    if settings["format"] == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter(
@@ -37,7 +37,7 @@ def configure_logging(settings: dict[str, Any]) -> None:
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger("ssomw")
     root.handlers[:] = [handler]
-    root.setLevel(settings.get("level", "info").upper())
+    root.setLevel(settings["level"].upper())
     root.propagate = False
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ssomw.core.memo import Memo
 from ssomw.core.target import MAX_URL, Target, raw_cookie, read_cookie, split_target
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -57,14 +58,14 @@ CASES = _original_urls() + _redirect_payloads() + [
 
 @pytest.mark.parametrize("original", CASES, ids=[repr(c)[:60] for c in CASES])
 def test_split_target_is_urlsplit(original: str) -> None:
-    authorities: dict[str, object] = {}
+    authorities: Memo[str, object] = Memo(4096)
     expected = reference(original)
     assert split_target(original, authorities) == expected
     assert split_target(original, authorities) == expected  # again, from the memo
 
 
 def test_the_usual_url_is_split_without_urlsplit(monkeypatch) -> None:
-    authorities: dict[str, object] = {}
+    authorities: Memo[str, object] = Memo(4096)
     assert split_target("https://wiki.example.com:8443/a?b", authorities) == \
         Target("https", "wiki.example.com", 8443, "/a")
 
@@ -77,7 +78,7 @@ def test_the_usual_url_is_split_without_urlsplit(monkeypatch) -> None:
 
 
 def test_the_authority_memo_is_bounded() -> None:
-    authorities: dict[str, object] = {}
+    authorities: Memo[str, object] = Memo(4096)
     for i in range(5000):
         split_target(f"https://h{i}.example.com/", authorities)
     assert len(authorities) <= 4096

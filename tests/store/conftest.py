@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import redis
 
+from ssomw.config import section_defaults
 from ssomw.store import Store, open_store
 from tests.support.redis_server import RedisServer
 
@@ -29,7 +30,7 @@ class Backend:
     opened: list[Store] = field(default_factory=list)
 
     def open(self) -> Store:
-        store = open_store(self.settings)
+        store = open_store(section_defaults("store", self.settings))
         self.opened.append(store)
         return store
 

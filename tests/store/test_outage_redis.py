@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ssomw.config import section_defaults
 from ssomw.store import Store, StoreUnavailable, open_store
 from tests.store.records import EVERY_METHOD, make_session
 from tests.support.redis_server import RedisServer
@@ -24,7 +25,8 @@ def server() -> Iterator[RedisServer]:
 @pytest.fixture
 def store(server: RedisServer) -> Iterator[Store]:
     server.start()  # a previous test may have left it stopped
-    store = open_store({"backend": "redis", "url": server.url, "socket_timeout": 0.5})
+    store = open_store(section_defaults(
+            "store", {"backend": "redis", "url": server.url, "socket_timeout": 0.5}))
     store.ping()  # pooled connection exists before the outage
     yield store
     server.thaw()
@@ -84,5 +86,6 @@ def test_hung_redis_recovers_when_it_answers_again(server: RedisServer, store: S
 def test_store_for_unreachable_redis_can_be_created(server: RedisServer) -> None:
     """Startup does not need Redis; readiness (ping) reports it."""
     server.stop()
-    store = open_store({"backend": "redis", "url": server.url})
+    store = open_store(section_defaults(
+            "store", {"backend": "redis", "url": server.url}))
     assert_fails_fast(lambda s: s.ping(), store)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from ssomw.config import section_defaults
 from ssomw.store import open_store
 from ssomw.store.redis import RedisStore
 from tests.store.records import make_session
@@ -71,7 +72,8 @@ def test_expired_index_members_are_dropped_when_read(
 
 def test_unix_socket_url() -> None:
     with RedisServer(unix_socket=True) as server:
-        store = open_store({"backend": "redis", "url": server.unix_url})
+        store = open_store(section_defaults(
+            "store", {"backend": "redis", "url": server.unix_url}))
         store.kv_set("n", "k", b"v", 60)
         assert store.kv_get("n", "k") == b"v"
         store.close()
@@ -79,7 +81,8 @@ def test_unix_socket_url() -> None:
 
 def test_sentinel_url_finds_the_master() -> None:
     with RedisServer() as master, RedisServer(sentinel_for=master) as sentinel:
-        store = open_store({"backend": "redis", "url": sentinel.sentinel_url(db=2)})
+        store = open_store(section_defaults(
+            "store", {"backend": "redis", "url": sentinel.sentinel_url(db=2)}))
         rec = make_session()
         store.put_session(rec, 60)
         assert store.get_session(rec.id) == rec
@@ -122,7 +125,7 @@ def test_sentinel_url_parsing(
 )
 def test_unsupported_settings_are_refused(settings: dict) -> None:
     with pytest.raises(ValueError):
-        open_store(settings)
+        open_store(section_defaults("store", settings))
 
 
 def _child_reads(store: RedisStore, session_id: str, out: multiprocessing.Queue) -> None:
