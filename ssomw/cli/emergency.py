@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 from argon2 import PasswordHasher
@@ -30,8 +31,6 @@ def emergency() -> None:
 
 
 def emergency_throttle(config_file: str | None):
-    import time
-
     config = load_or_exit(config_file)
     settings = ThrottleSettings.from_config(config["emergency"]["throttle"])
     return Throttle(open_store(config["store"]), settings, time.time)
@@ -41,8 +40,6 @@ def emergency_throttle(config_file: str | None):
 @CONFIG_OPTION
 def emergency_bans(config_file: str | None) -> None:
     """Usernames and client addresses locked out right now."""
-    import time
-
     bans = emergency_throttle(config_file).bans()
     for key, info in bans:
         until = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["until"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import click
 
@@ -22,8 +23,6 @@ def sessions() -> None:
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
 def sessions_list(config_file: str | None, user: str | None, as_json: bool) -> None:
     """Show live sessions: id, user, provider, sign-in time, last activity, end of life."""
-    import time
-
     config, store = config_and_store(config_file)
     records = store.sessions_by_user(user) if user else store.all_sessions()
     idle = config["session"]["idle_timeout"]

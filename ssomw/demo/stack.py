@@ -14,8 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from argon2 import PasswordHasher
 
+from ssomw.config import from_text
 from ssomw.demo.apps import DemoApp
+from ssomw.identity.users import set_local_groups
+from ssomw.integration.nginx import full_config
+from ssomw.store import open_store
 
 DOMAIN = "ssomw.localhost"
 TEAM = "team-b"
@@ -163,12 +168,6 @@ class Demo:
         }
 
     def start(self) -> DemoInfo:
-        from argon2 import PasswordHasher
-
-        from ssomw.config import from_text
-        from ssomw.identity.users import set_local_groups
-        from ssomw.integration.nginx import full_config
-        from ssomw.store import open_store
         from tests.support.gateway import GatewayProcess
         from tests.support.nginx import Nginx
         from tests.support.oidc_provider import OidcProvider

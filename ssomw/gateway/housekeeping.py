@@ -11,7 +11,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from ssomw.directory.sync import SyncReport
+from ssomw.directory.ldap import DirectoryUnavailable
+from ssomw.directory.sync import SyncReport, run_sync
 from ssomw.gateway.runtime import Runtime
 from ssomw.store.base import StoreUnavailable
 from ssomw.telemetry import metrics
@@ -41,8 +42,6 @@ def purge_round(runtime: Runtime, now: float | None = None) -> int | None:
 def run_directory_sync(runtime: Runtime, origin: str) -> SyncReport | None:
     """One directory sync with metrics and a log line; raises DirectoryUnavailable or
     StoreUnavailable (after counting the failure). None when no directory is configured."""
-    from ssomw.directory.sync import run_sync
-
     identities = runtime.identities
     if identities.directory is None:
         return None
@@ -61,8 +60,6 @@ def run_directory_sync(runtime: Runtime, origin: str) -> SyncReport | None:
 
 def sync_round(runtime: Runtime) -> None:
     """One scheduled directory sync; run_sync's store lock makes it one run across instances."""
-    from ssomw.directory.ldap import DirectoryUnavailable
-
     try:
         run_directory_sync(runtime, "scheduled")
     except (DirectoryUnavailable, StoreUnavailable) as exc:

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ssomw.config.validate import profile_header
-from ssomw.core.claims import SignedIn
+from ssomw.core.claims import SignedIn, scoped_name
 from ssomw.core.groups import Grant, GroupPipeline
 from ssomw.directory.ldap import Directory, DirectoryUnavailable, DirectoryUser
 from ssomw.store.base import Store
@@ -208,8 +208,6 @@ def migrate_identities(store: Store, authoritative: Mapping[str, bool],
     copied to the new name (existing ones are kept), and the old sessions end so the user
     signs in again under the new name. Only live sessions tell which ``sub`` an old name
     had; other stored names are reported as unmapped for the operator to handle."""
-    from ssomw.core.claims import scoped_name
-
     renames: dict[str, str] = {}
     ended: list[str] = []
     for record in store.all_sessions():
