@@ -12,7 +12,8 @@ from pathlib import Path
 import requests
 
 from ssomw.telemetry.metrics import FLUSH_INTERVAL
-from tests.support.net import ManagedProcess, free_port, wait_ready
+from tests.support.net import free_port
+from tests.support.process import ManagedProcess, wait_ready
 
 from .scrape import value
 
