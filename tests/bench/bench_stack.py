@@ -28,9 +28,10 @@ from ssomw.integration.nginx import full_config
 from tests.bench.baseline_app import sign
 from tests.e2e.stack import REPO, Stack
 from tests.support.gateway import GatewayProcess
-from tests.support.net import ManagedProcess, free_port, wait_port_closed, wait_ready
+from tests.support.net import free_port, wait_port_closed
 from tests.support.nginx import Nginx
 from tests.support.oidc_provider import TEST_PASSWORD, OidcProvider
+from tests.support.process import ManagedProcess, wait_ready
 from tests.support.redis_server import RedisServer
 from tests.support.resolve import patch_localhost_resolution
 from tests.support.signin import sign_in

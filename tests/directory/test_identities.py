@@ -1,4 +1,5 @@
-"""Directory sync applied to users and their live sessions (ssomw/users.py, housekeeping)."""
+"""Directory sync applied to users and their live sessions (ssomw/identity/users.py,
+housekeeping)."""
 
 from __future__ import annotations
 

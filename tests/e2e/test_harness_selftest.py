@@ -6,6 +6,8 @@ import base64
 import hashlib
 import json
 import secrets
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -20,6 +22,7 @@ from tests.support.gateway import GatewayProcess
 from tests.support.net import free_port, port_open
 from tests.support.nginx import Nginx
 from tests.support.oidc_provider import TEST_PASSWORD, OidcProvider, client_metadata
+from tests.support.process import Component
 from tests.support.resolve import patch_localhost_resolution
 from tests.support.signin import provider_logout, sign_in
 from tests.support.upstream import EchoApp
@@ -249,3 +252,47 @@ def test_whole_chain_signs_in_through_nginx(tmp_path: Path, echo: EchoApp) -> No
     body = landed.json()
     assert (body["app"], body["path"]) == ("app-a", "/hello")
     assert body["headers"]["X-Auth-Request-User"] == "alice"
+
+
+class _HttpServer(Component):
+    """The smallest component: Python's http.server; `fail` exits at once, as a bad config."""
+
+    name = "http.server"
+    log_name = "server.log"
+
+    def __init__(self, workdir: Path, fail: bool = False) -> None:
+        super().__init__(workdir, free_port())
+        self.fail = fail
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def launch(self) -> None:
+        argv = ([sys.executable, "-c", "print('bad config: line 3'); raise SystemExit(3)"]
+                if self.fail else
+                [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(self.port)])
+        self.process.start(argv, cwd=self.workdir)
+
+    def wait_ready(self, timeout: float) -> None:
+        self.wait_url(self.url, timeout)
+
+
+def test_component_lifecycle_keeps_the_port_and_frees_it(tmp_path: Path) -> None:
+    with _HttpServer(tmp_path) as server:
+        first = server.pid
+        assert server.start() is server and server.pid == first  # running: left as it is
+        server.freeze()  # the kernel accepts the connection, nobody answers
+        with pytest.raises(requests.Timeout):
+            requests.get(server.url, timeout=0.5)
+        server.restart()  # thaws first, so the stop needs no SIGKILL
+        assert server.pid != first and requests.get(server.url, timeout=5).status_code == 200
+        server.stop(kill=True)  # a crash
+        assert not server.running and not port_open(server.port)
+        server.start()
+    assert server.pid is None and not port_open(server.port)
+
+
+def test_a_component_that_dies_at_start_fails_fast_with_its_log(tmp_path: Path) -> None:
+    server = _HttpServer(tmp_path, fail=True)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="exited with code 3:\n.*bad config: line 3"):
+        server.start()
+    assert time.monotonic() - started < 5 and not server.running

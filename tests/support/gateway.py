@@ -6,11 +6,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import yaml
 
-from tests.support.net import ManagedProcess, free_port, wait_port_closed, wait_ready
+from tests.support.net import free_port
+from tests.support.process import Component
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,13 +24,16 @@ def ssomw_executable() -> str:
     raise RuntimeError("ssomw is not installed: run tests/bootstrap.sh")
 
 
-class GatewayProcess:
+class GatewayProcess(Component):
     """Writes `config` to workdir/ssomw.yaml and runs
     `ssomw serve -c <file> --bind 127.0.0.1:<port> --workers N`.
 
     Ready when `GET <path_prefix>/healthz` answers 200. The port stays the same across
     restart(), so nginx configs keep pointing at it.
     """
+
+    name = "ssomw gateway"
+    log_name = "gateway.log"
 
     def __init__(
         self,
@@ -39,15 +43,12 @@ class GatewayProcess:
         workers: int = 2,
         env: dict[str, str] | None = None,
     ) -> None:
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        super().__init__(workdir, port or free_port())
         self.config = config
-        self.port = port or free_port()
         self.workers = workers
         self.env = dict(env or {})
         self.config_path = self.workdir / "ssomw.yaml"
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = ManagedProcess("ssomw gateway", self.workdir / "gateway.log")
 
     @property
     def bind(self) -> str:
@@ -57,36 +58,19 @@ class GatewayProcess:
     def path_prefix(self) -> str:
         return ((self.config.get("server") or {}).get("path_prefix") or "/sso").rstrip("/")
 
-    @property
-    def log_path(self) -> Path:
-        return self.process.log_path
-
     def write_config(self) -> None:
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
         self.config_path.chmod(0o600)
 
-    def start(self, timeout: float = 20.0) -> GatewayProcess:
+    def launch(self) -> None:
         self.write_config()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         argv = [ssomw_executable(), "serve", "-c", str(self.config_path),
                 "--bind", self.bind, "--workers", str(self.workers)]
         self.process.start(argv, cwd=self.workdir, env=env)
-        try:
-            wait_ready(self.process, f"{self.url}{self.path_prefix}/healthz", timeout)
-        except Exception:
-            self.stop()
-            raise
-        return self
 
-    def stop(self) -> None:
-        was_running = self.process.running
-        self.process.stop()
-        if was_running:
-            wait_port_closed(self.port)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+    def wait_ready(self, timeout: float) -> None:
+        self.wait_url(f"{self.url}{self.path_prefix}/healthz", timeout)
 
     def update_config(self, config: dict[str, Any]) -> None:
         """Replace the config file and restart (for changes that need a new process)."""
@@ -113,12 +97,3 @@ class GatewayProcess:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
-
-    def log_tail(self, lines: int = 40) -> str:
-        return self.process.log_tail(lines)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

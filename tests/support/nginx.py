@@ -8,9 +8,9 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Self
 
-from tests.support.net import ManagedProcess, wait_port
+from tests.support.net import port_open
+from tests.support.process import Component
 
 NGINX_BIN = "/usr/sbin/nginx"
 _LISTEN = re.compile(r"(?:^|[\s;{])listen\s+(?:\[[^\]]*\]:|[\w.-]+:)?(\d+)\b")
@@ -21,13 +21,17 @@ def listen_ports_of(http_conf: str) -> list[int]:
     return sorted({int(p) for p in _LISTEN.findall(http_conf)})
 
 
-class Nginx:
+class Nginx(Component):
     """`Nginx(workdir, http_conf).start()` runs nginx with `http_conf` inside its http block.
 
     The main config (written to workdir/nginx.conf) keeps pid, error log (info level), temp
     paths and optional access log inside workdir. `listen_ports` are waited for on start
     (default: the ports of the config's `listen` directives).
     """
+
+    name = "nginx"
+    log_name = "nginx.out"
+    start_timeout = 10.0
 
     def __init__(
         self,
@@ -38,8 +42,7 @@ class Nginx:
         access_log: bool = True,
         worker_processes: int = 2,
     ) -> None:
-        self.workdir = Path(workdir).resolve()
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        super().__init__(workdir, None)  # several ports: its stop waits for none
         self.http_conf = http_conf
         self.listen_ports = listen_ports
         self.access_log = access_log
@@ -47,7 +50,6 @@ class Nginx:
         self.conf_path = self.workdir / "nginx.conf"
         self.error_log = self.workdir / "error.log"
         self.access_log_path = self.workdir / "access.log"
-        self.process = ManagedProcess("nginx", self.workdir / "nginx.out")
 
     def main_conf(self, http_conf: str) -> str:
         w = self.workdir
@@ -83,28 +85,15 @@ class Nginx:
         return self.listen_ports if self.listen_ports is not None else listen_ports_of(
             self.http_conf)
 
-    def _wait_ports(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        for port in self._ports():
-            while True:
-                self.process.check_alive()
-                try:
-                    wait_port(port, timeout=0.2)
-                    break
-                except TimeoutError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(
-                            f"nginx not listening on {port}:\n{self.log_tail()}") from None
-
-    def start(self, timeout: float = 10.0) -> Nginx:
+    def launch(self) -> None:
         self._write_and_test(self.http_conf)
         self.process.start(self._argv())
-        try:
-            self._wait_ports(timeout)
-        except Exception:
-            self.stop()
-            raise
-        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for port in self._ports():
+            self.wait_for(lambda port=port: port_open(port), max(0.0, deadline - time.monotonic()),
+                          f"not listening on {port}")
 
     def _workers(self) -> set[int]:
         assert self.process.proc is not None, "nginx not started"
@@ -126,10 +115,7 @@ class Nginx:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"nginx reload did not finish:\n{self.log_tail()}")
             time.sleep(0.02)
-        self._wait_ports(timeout)
-
-    def stop(self) -> None:
-        self.process.stop()
+        self.wait_ready(timeout)
 
     def log_tail(self, lines: int = 40) -> str:
         """The tail of nginx's error log (where it explains failures)."""
@@ -138,9 +124,3 @@ class Nginx:
         except FileNotFoundError:
             text = ""
         return "\n".join(text.splitlines()[-lines:]) + "\n" + self.process.log_tail(10)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

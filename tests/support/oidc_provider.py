@@ -11,12 +11,13 @@ import json
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import requests
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from tests.support.net import ManagedProcess, free_port, wait_port_closed, wait_ready
+from tests.support.net import free_port
+from tests.support.process import Component
 
 PROVIDER_DIR = Path(__file__).resolve().parent.parent / "oidc-provider"
 
@@ -85,7 +86,7 @@ def _with_defaults(client: dict[str, Any]) -> dict[str, Any]:
     return client_metadata(**client)
 
 
-class OidcProvider:
+class OidcProvider(Component):
     """Runs `node provider.js cfg.json` on 127.0.0.1:<port>.
 
     `users` maps account id -> claims (an optional `password` key is not a claim: it replaces
@@ -94,6 +95,9 @@ class OidcProvider:
     Keys, port and cookie keys stay the same across stop()/start(), so a restart looks like the
     same provider to the gateway.
     """
+
+    name = "oidc-provider"
+    log_name = "oidc-provider.log"
 
     def __init__(
         self,
@@ -106,9 +110,7 @@ class OidcProvider:
         keys: KeySet | None = None,
         ttl: dict[str, int] | None = None,
     ) -> None:
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
+        super().__init__(workdir, port or free_port())
         self.issuer = (issuer or f"http://127.0.0.1:{self.port}").rstrip("/")
         self.clients = [_with_defaults(c) for c in (clients or [])]
         self.users = copy.deepcopy(users if users is not None else DEFAULT_USERS)
@@ -116,7 +118,6 @@ class OidcProvider:
         self.ttl = dict(ttl or {})
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.config_path = self.workdir / "oidc-provider.json"
-        self.process = ManagedProcess("oidc-provider", self.workdir / "oidc-provider.log")
         self._cookie_keys = [secrets.token_hex(16)]
 
     @property
@@ -138,39 +139,16 @@ class OidcProvider:
         self.config_path.write_text(json.dumps(config, indent=1))
         self.config_path.chmod(0o600)
 
-    def start(self, timeout: float = 20.0) -> OidcProvider:
+    def launch(self) -> None:
         node = shutil.which("node")
         if node is None or not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
             raise RuntimeError("node or tests/oidc-provider/node_modules missing: "
                                "run tests/bootstrap.sh")
         self._write_config()
         self.process.start([node, "provider.js", str(self.config_path)], cwd=PROVIDER_DIR)
-        try:
-            wait_ready(self.process, f"{self.base_url}/.well-known/openid-configuration", timeout)
-        except Exception:
-            self.stop()
-            raise
-        return self
 
-    def stop(self) -> None:
-        """Stop the provider and wait until its port is really free."""
-        was_running = self.process.running
-        self.process.stop()
-        if was_running:
-            wait_port_closed(self.port)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def log_tail(self, lines: int = 40) -> str:
-        return self.process.log_tail(lines)
+    def wait_ready(self, timeout: float) -> None:
+        self.wait_url(f"{self.base_url}/.well-known/openid-configuration", timeout)
 
     # -- inspection (test endpoints of provider.js and public metadata)
 

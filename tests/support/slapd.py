@@ -8,10 +8,11 @@
 
 Never the system instance: the config is a ``slapd.conf`` written into ``workdir`` (mdb
 database under ``workdir/data``, suffix ``dc=example,dc=com``, the ``memberof`` overlay so
-users and nested groups get ``memberOf``), and slapd runs in the foreground (``-d 0``) under
-:class:`ManagedProcess`. LDIF given to the constructor is loaded with ``ldapadd`` on the first
-start, through the running server, so the overlay sees it; :meth:`slapadd` loads big files
-offline before the first start (fast, but without ``memberOf``).
+users and nested groups get ``memberOf``), and slapd runs in the foreground (``-d 0``) as a
+:class:`~tests.support.process.Component`. LDIF given to the constructor is loaded with
+``ldapadd`` on the first start, through the running server, so the overlay sees it;
+:meth:`slapadd` loads big files offline before the first start (fast, but without
+``memberOf``).
 
 ``tls=True`` makes a throwaway CA and server certificate (openssl) and also listens on
 ``ldaps://`` (:attr:`ldaps_url`); StartTLS works on :attr:`url`; trust :attr:`ca_file`.
@@ -20,13 +21,11 @@ offline before the first start (fast, but without ``memberOf``).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import time
 from pathlib import Path
-from types import TracebackType
 
-from tests.support.net import ManagedProcess, free_port, port_open, wait_port_closed
+from tests.support.net import free_port, port_open
+from tests.support.process import Component
 
 SLAPD = "/usr/sbin/slapd"
 SUFFIX = "dc=example,dc=com"
@@ -69,8 +68,11 @@ def directory_settings(slapd: Slapd, **overrides: object) -> dict:
     return settings
 
 
-class Slapd:
+class Slapd(Component):
     """One slapd process with its own config and database; restartable on the same port."""
+
+    name = "slapd"
+    log_name = "slapd.log"
 
     def __init__(
         self,
@@ -83,20 +85,17 @@ class Slapd:
         size_limit: int | None = None,
         startup_timeout: float = 15.0,
     ) -> None:
-        self.workdir = Path(workdir)
-        self.port = port or free_port()
+        super().__init__(workdir, port or free_port())
         self.tls = tls
         self.ldaps_port = free_port() if tls else None
         self.memberof = memberof
         self.size_limit = size_limit
-        self.startup_timeout = startup_timeout
+        self.start_timeout = startup_timeout
         self.bind_dn = ADMIN_DN
         self.bind_password = ADMIN_PASSWORD
         self.suffix = SUFFIX
         self._pending_ldif = list(ldif or [])
-        self.workdir.mkdir(parents=True, exist_ok=True)
         self.conf_path = self.workdir / "slapd.conf"
-        self.process = ManagedProcess("slapd", self.workdir / "slapd.log")
         self._configured = False
 
     # -- addresses ---------------------------------------------------------------------------
@@ -113,10 +112,6 @@ class Slapd:
     @property
     def ca_file(self) -> Path:
         return self.workdir / "tls" / "ca.pem"
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process.running else None
 
     # -- config ------------------------------------------------------------------------------
     def _configure(self) -> None:
@@ -185,56 +180,19 @@ class Slapd:
         return tls_dir
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> Slapd:
-        """Start (or restart after stop()) and wait until it accepts connections."""
-        if self.process.running:
-            return self
+    def launch(self) -> None:
         self._configure()
         listen = self.url + "/" + (f" {self.ldaps_url}/" if self.tls else "")
         self.process.start([SLAPD, "-f", str(self.conf_path), "-h", listen, "-d", "0"])
-        deadline = time.monotonic() + self.startup_timeout
-        while not port_open(self.port):
-            self.process.check_alive()
-            if time.monotonic() > deadline:
-                self.stop()
-                raise TimeoutError(f"slapd not listening on {self.port}:\n{self.log_tail()}")
-            time.sleep(0.05)
+
+    def wait_ready(self, timeout: float) -> None:
+        self.wait_for(lambda: port_open(self.port), timeout, f"not listening on {self.port}")
+
+    def on_ready(self) -> None:
+        """The LDIF given to the constructor, loaded once through the running server."""
         pending, self._pending_ldif = self._pending_ldif, []
         for path in pending:
             self.add(Path(path).read_text())
-        return self
-
-    def stop(self) -> None:
-        """Stop the process; the database stays in workdir for the next start()."""
-        if self.process.running:
-            self.thaw()
-            self.process.stop()
-            wait_port_closed(self.port)
-
-    def freeze(self) -> None:
-        """SIGSTOP: the kernel still accepts connections, but nothing answers (a hung server)."""
-        pid = self.pid
-        if not pid:
-            return
-        os.kill(pid, signal.SIGSTOP)
-        # The stop reaches slapd's threads one by one; until all are stopped, one may still
-        # answer. Wait for every thread to show state T in /proc.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            states = []
-            for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
-                try:
-                    states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
-                except (OSError, IndexError):
-                    continue
-            if states and all(state in "Tt" for state in states):
-                return
-            time.sleep(0.005)
-        raise RuntimeError("slapd did not stop")
-
-    def thaw(self) -> None:
-        if self.pid:
-            os.kill(self.pid, signal.SIGCONT)
 
     # -- data --------------------------------------------------------------------------------
     def _client(self, tool: str, ldif_text: str, extra: tuple[str, ...] = ()) -> None:
@@ -265,20 +223,6 @@ class Slapd:
         )  # fmt: skip
         if result.returncode != 0:
             raise RuntimeError(f"slapadd failed: {result.stderr.decode()}")
-
-    def log_tail(self, lines: int = 40) -> str:
-        return self.process.log_tail(lines)
-
-    def __enter__(self) -> Slapd:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"<Slapd {self.url} pid={self.pid}>"

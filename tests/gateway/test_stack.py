@@ -14,8 +14,7 @@ from ssomw.config import from_text
 from ssomw.gateway.runtime import Runtime
 from ssomw.telemetry.logs import configure_logging
 from ssomw.wsgi import Gateway
-
-from .scrape import value
+from tests.telemetry.scrape import value
 
 PROXY = "10.0.0.1"
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import requests
 
 from ssomw.telemetry.metrics import FLUSH_INTERVAL
-from tests.support.net import ManagedProcess, free_port, wait_ready
+from tests.support.net import free_port
+from tests.support.process import ManagedProcess, wait_ready
 
 from .scrape import value
 
@@ -40,7 +41,7 @@ def test_scrapes_add_up_all_workers_past_and_present(tmp_path: Path):
     port = free_port()
     server = ManagedProcess("gunicorn", tmp_path / "gunicorn.log")
     server.start([sys.executable, "-m", "gunicorn", "-c", str(tmp_path / "gunicorn.conf.py"),
-                  "-b", f"127.0.0.1:{port}", "tests.metrics.gunicorn_app:app"],
+                  "-b", f"127.0.0.1:{port}", "tests.telemetry.gunicorn_app:app"],
                  cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT),
                                 "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir)})
     try:

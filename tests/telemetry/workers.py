@@ -1,4 +1,4 @@
-"""Child processes for the multiprocess tests; run with ``python -m tests.metrics.workers``.
+"""Child processes for the multiprocess tests; run with ``python -m tests.telemetry.workers``.
 
 ``record APP N``: a fresh interpreter records N allowed decisions for APP and exits.
 ``preforked WORKERS N``: the gunicorn shape — a master imports the metrics and registers the

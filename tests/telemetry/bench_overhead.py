@@ -1,7 +1,7 @@
 """What metrics add to each /auth answer: ns per ``auth_decision()`` call (not a test).
 
-    .venv/bin/python -m tests.metrics.bench_overhead            # multiprocess mode, as served
-    .venv/bin/python -m tests.metrics.bench_overhead --plain    # one-process registry
+    .venv/bin/python -m tests.telemetry.bench_overhead            # multiprocess mode, as served
+    .venv/bin/python -m tests.telemetry.bench_overhead --plain    # one-process registry
 
 The multiprocess directory must be set before prometheus_client is imported, so this sets it
 first and imports the metrics afterwards. The budget is 10 µs per call.

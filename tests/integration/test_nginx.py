@@ -14,7 +14,7 @@ from ssomw.integration.nginx import full_config, protect_snippet, server_snippet
 from tests.support.net import free_port
 from tests.support.nginx import Nginx
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MINIMAL = {"session": {"secret_keys": ["k" * 40]},
            "providers": [{"id": "p", "issuer": "https://idp.example.com", "client_id": "c"}],
            "apps": [{"id": "a", "hosts": ["a.example.com"]}]}

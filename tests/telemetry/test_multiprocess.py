@@ -20,7 +20,7 @@ def run(args: list[str], multiproc_dir: Path, code: str | None = None) -> str:
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir),
            "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-c", code] if code else \
-        [sys.executable, "-m", "tests.metrics.workers", *args]
+        [sys.executable, "-m", "tests.telemetry.workers", *args]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
