@@ -170,6 +170,26 @@ def rule() -> dict[str, Any]:
     }, required=("policy",))
 
 
+def api() -> dict[str, Any]:
+    """apps[].api (contract §7): non-browser clients of the app."""
+    return obj({
+        "paths": {**STRINGS, "default": [],
+                  "description": "regexes: a request here without credentials is an API call "
+                  "(401 with WWW-Authenticate, never a redirect to sign in)"},
+        "bearer": obj({
+            "providers": {**STRINGS, "minItems": 1},
+            "audiences": {**STRINGS, "minItems": 1,
+                          "description": "accepted aud values (default: the provider's "
+                          "client_id)"},
+            "scopes": {**STRINGS, "default": []},
+            "introspection": {"type": "boolean", "default": False},
+        }, required=("providers",)),
+        "passthrough": {"type": "array", "items": {"enum": ["basic", "token"]},
+                        "uniqueItems": True, "default": []},
+        "cors_preflight": {"type": "boolean", "default": False},
+    })
+
+
 def app() -> dict[str, Any]:
     return obj({
         "id": ID,
@@ -192,6 +212,7 @@ def app() -> dict[str, Any]:
                     "description": "extra identity headers for this app: header name -> "
                     "attribute (user, email, name, preferred_username, groups, provider, "
                     "auth_method, or a profile attribute)"},
+        "api": api(),
         "upstream": {**URL, "description": "where nginx sends the app's traffic "
                      "(used only by `ssomw nginx` to print a ready server block)"},
     }, required=("id", "hosts"))

@@ -151,6 +151,11 @@ def cross_checks(data: dict[str, Any]) -> tuple[list[ConfigError], Policy | None
         for j, ref in enumerate(app.get("providers", [])):
             if ref not in known:
                 errors.append(ConfigError(f"apps[{i}].providers[{j}]", f"unknown provider {ref!r}"))
+        bearer = app.get("api", {}).get("bearer", {})
+        for j, ref in enumerate(bearer.get("providers", [])):
+            if ref not in known:
+                errors.append(ConfigError(f"apps[{i}].api.bearer.providers[{j}]",
+                                          f"unknown provider {ref!r}"))
     try:
         routing = Routing.build(data["routing"], known, [a["id"] for a in data["apps"]])
     except RoutingError as exc:

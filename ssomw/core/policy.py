@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
-from ssomw.core.errors import Errors, RulesError, strings
+from ssomw.core.errors import Errors, RulesError, regexes, strings
 from ssomw.core.memo import Memo
 from ssomw.core.networks import Address, Network, in_networks, parse_address, parse_network
 from ssomw.core.redirects import canonical_pattern, normalise_host
@@ -141,6 +141,22 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Api:
+    """An app's non-browser clients (contract §7, ``apps[].api``)."""
+
+    paths: tuple[re.Pattern[str], ...]  # no credentials here: 401 + WWW-Authenticate, no redirect
+    bearer_providers: tuple[str, ...]
+    audiences: tuple[str, ...] | None    # None: each provider's client_id
+    scopes: frozenset[str]
+    introspection: bool
+    passthrough: frozenset[str]          # "basic", "token": the app's own credentials
+    cors_preflight: bool
+
+    def is_api_path(self, path: str) -> bool:
+        return _any_search(self.paths, path) if self.paths else False
+
+
+@dataclass(frozen=True)
 class App:
     id: str
     hosts: tuple[str, ...]
@@ -153,6 +169,7 @@ class App:
     local_login_paths: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict, compare=False)
     assurance: Assurance | None = None
+    api: Api | None = None
     name: str | None = None
     index: int = 0
     cache_scope: CacheScope = "app"
@@ -456,6 +473,7 @@ def _build_app(i: int, raw: object, errors: Errors) -> App | None:
     max_age = auth_params.get("max_age")
     if max_age is not None and not str(max_age).strip().isdigit():
         errors.append((f"{base}.auth_params.max_age", "must be a whole number of seconds"))
+    api = _build_api(raw.get("api"), f"{base}.api", errors)
     if len(errors) > start:
         return None
     if any(rule.networks for rule in rules):
@@ -468,9 +486,38 @@ def _build_app(i: int, raw: object, errors: Errors) -> App | None:
         id=app_id, hosts=hosts, path_prefix=prefix, sso=sso, providers=providers,
         allowed_groups=frozenset(groups), denied_action=denied_action, rules=rules,
         local_login_paths=login_paths, headers=MappingProxyType(dict(headers)),
-        assurance=Assurance.from_auth_params(auth_params),
+        assurance=Assurance.from_auth_params(auth_params), api=api,
         name=name if isinstance(name, str) else None, index=i,
         cache_scope="app" if not sso else scope)
+
+
+def _build_api(raw: object, base: str, errors: Errors) -> Api | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        errors.append((base, "must be a mapping"))
+        return None
+    paths = regexes(raw.get("paths"), f"{base}.paths", errors)
+    bearer = raw.get("bearer") or {}
+    if not isinstance(bearer, Mapping):
+        errors.append((f"{base}.bearer", "must be a mapping"))
+        bearer = {}
+    providers = strings(bearer.get("providers"), f"{base}.bearer.providers", errors,
+                        empty="leave bearer out to accept no tokens") or ()
+    audiences = strings(bearer.get("audiences"), f"{base}.bearer.audiences", errors,
+                        empty="leave it out to accept the provider's client_id")
+    scopes = strings(bearer.get("scopes"), f"{base}.bearer.scopes", errors) or ()
+    passthrough = strings(raw.get("passthrough"), f"{base}.passthrough", errors) or ()
+    for k, kind in enumerate(passthrough):
+        if kind not in ("basic", "token"):
+            errors.append((f"{base}.passthrough[{k}]", "must be basic or token"))
+    introspection = bearer.get("introspection", False)
+    if introspection and not providers:
+        errors.append((f"{base}.bearer.introspection", "needs bearer.providers"))
+    return Api(paths=paths, bearer_providers=tuple(providers),
+               audiences=tuple(audiences) if audiences else None, scopes=frozenset(scopes),
+               introspection=bool(introspection), passthrough=frozenset(passthrough),
+               cors_preflight=bool(raw.get("cors_preflight", False)))
 
 
 def _build_rule(j: int, raw: object, base: str, errors: Errors) -> Rule | None:

@@ -56,6 +56,7 @@ def oauth_session(provider: Provider, redirect_uri: str) -> OAuth2Session:
     client = OAuth2Session(
         client_id=s["client_id"], client_secret=s.get("client_secret"),
         token_endpoint_auth_method=s["token_auth"], scope=" ".join(s["scopes"]),
+        revocation_endpoint_auth_method=s["token_auth"],  # also introspection (RFC 7662)
         redirect_uri=redirect_uri,
         code_challenge_method="S256" if s["pkce"] else None,
         default_timeout=provider.timeout,
