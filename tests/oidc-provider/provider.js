@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { lookup as dnsLookup } from 'node:dns';
 import * as querystring from 'node:querystring';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const host = cfg.host || '127.0.0.1';
@@ -169,6 +169,25 @@ const configuration = {
     userinfo: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
+    clientCredentials: { enabled: true },
+    // API access tokens (RFC 8707): `resources` in the config maps a resource indicator to its
+    // audience, scope and token format (jwt, or opaque for the introspection tests).
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => undefined,
+      useGrantedResource: () => true,
+      getResourceServerInfo: (ctx, indicator) => {
+        const server = (cfg.resources || {})[indicator];
+        if (!server) throw new errors.InvalidTarget();
+        return {
+          scope: server.scope,
+          audience: server.audience || indicator,
+          accessTokenFormat: server.format || 'jwt',
+          accessTokenTTL: server.ttl || 600,
+          jwt: { sign: { alg: 'RS256' } },
+        };
+      },
+    },
   },
   acrValues: ['urn:test:loa1', 'urn:test:mfa', 'urn:test:hwk'],
   enabledJWA: {

@@ -109,6 +109,7 @@ class OidcProvider(Component):
         *,
         keys: KeySet | None = None,
         ttl: dict[str, int] | None = None,
+        resources: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(workdir, port or free_port())
         self.issuer = (issuer or f"http://127.0.0.1:{self.port}").rstrip("/")
@@ -116,6 +117,8 @@ class OidcProvider(Component):
         self.users = copy.deepcopy(users if users is not None else DEFAULT_USERS)
         self.private_jwks: KeySet = keys or make_keys()
         self.ttl = dict(ttl or {})
+        # resource indicator -> {"audience", "scope", "format": jwt|opaque, "ttl"} (RFC 8707)
+        self.resources = dict(resources or {})
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.config_path = self.workdir / "oidc-provider.json"
         self._cookie_keys = [secrets.token_hex(16)]
@@ -135,6 +138,7 @@ class OidcProvider(Component):
             "jwks": self.private_jwks.as_dict(private=True),
             "cookie_keys": self._cookie_keys,
             "ttl": self.ttl,
+            "resources": self.resources,
         }
         self.config_path.write_text(json.dumps(config, indent=1))
         self.config_path.chmod(0o600)
@@ -166,6 +170,25 @@ class OidcProvider(Component):
 
     def auth_requests(self) -> list[dict[str, str]]:
         return self._get("/__test__/auth-requests")
+
+    def client_credentials_token(self, client_id: str, client_secret: str, resource: str,
+                                 scope: str | None = None) -> str:
+        """An access token for ``resource`` from the client credentials grant."""
+        data = {"grant_type": "client_credentials", "resource": resource}
+        if scope:
+            data["scope"] = scope
+        response = requests.post(f"{self.base_url}/token", data=data,
+                                 auth=(client_id, client_secret), timeout=10)
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+    def sign(self, claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:
+        """A JWT signed with the provider's own RSA key (for tokens the flows cannot make)."""
+        from joserfc import jwt
+
+        key = next(k for k in self.private_jwks.keys if k.key_type == "RSA")
+        return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "at+jwt", **(header or {})},
+                          claims, key)
 
     def set_level(self, acr: str | None, amr: list[str] | None = None) -> None:
         """Make the next sign-ins count as ``acr`` (and ``amr``) in the ID tokens."""
