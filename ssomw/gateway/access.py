@@ -16,10 +16,11 @@ from urllib.parse import quote, urlsplit
 
 from ssomw.core.headers import identity_headers, to_wsgi
 from ssomw.core.memo import Memo
-from ssomw.core.policy import Decision, Identity, is_local_login
+from ssomw.core.policy import Api, App, Decision, Identity, Match, is_local_login
 from ssomw.core.redirects import normalise_host
 from ssomw.core.request_kind import is_navigation
 from ssomw.core.target import Target, raw_cookie, read_cookie, split_target
+from ssomw.gateway.bearer import Bearers
 from ssomw.gateway.runtime import Runtime
 from ssomw.middleware.proxy import TrustedProxies
 from ssomw.oidc.refresh import needs_refresh, refresh
@@ -49,6 +50,14 @@ def attributes_of(record: SessionRecord) -> dict[str, Any]:
     }
 
 
+def challenge(app_id: str, error: str | None = None) -> tuple[str, str]:
+    """RFC 6750 §3 ``WWW-Authenticate`` for an API client of ``app_id``."""
+    value = f'Bearer realm="{app_id}"'
+    if error:
+        value += f', error="{error}"'
+    return "WWW-Authenticate", value
+
+
 class _View(NamedTuple):
     record: SessionRecord
     identity: Identity
@@ -73,6 +82,7 @@ class Access:
         self._authorities: Memo[str, Any] = Memo(4096)
         self._hosts: Memo[str, str] = Memo(4096)  # a host -> normalise_host() ("": none)
         self.refusals = Sparse(log)
+        self.bearers = Bearers(runtime.providers, runtime.identities, clock)
         # apps[].headers: the same attributes under extra names, for that app only.
         self.app_header_names = {
             app["id"]: {**self.header_names, **{
@@ -107,6 +117,10 @@ class Access:
             return self.local_login(app, environ, target)
         client_ip = self.proxies.client_ip(environ) if policy.uses_address(app) else ""
         match = policy.match(app, method, path, client_ip)
+        if app.api is not None and app.sso:
+            answered = self.api_request(app, app.api, match, environ, method, path)
+            if answered is not None:
+                return answered
         decision = match.resolve(None)
         record = None
         if decision.outcome == "login":
@@ -120,7 +134,70 @@ class Access:
                 return "503 Service Unavailable", [NO_STORE]
             if record is not None:
                 decision = match.resolve(self.view_of(record).identity, self.clock())
+        if decision.outcome == "login" and app.api is not None and app.api.is_api_path(path):
+            environ["ssomw.decision"] = "login"
+            return "401 Unauthorized", [NO_STORE, challenge(app.id)]
         return self.answer(decision, record, environ, original)
+
+    def api_request(self, app: App, api: Api, match: Match, environ: dict[str, Any],
+                    method: str, path: str) -> Answer | None:
+        """A CORS preflight or a request with credentials meant for the app's API, answered;
+        None for everything else (the session decides then)."""
+        if (api.cors_preflight and method == "OPTIONS" and environ.get("HTTP_ORIGIN")
+                and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+                and (not api.paths or api.is_api_path(path))):
+            environ["ssomw.decision"] = "bypass"
+            metrics.credential("preflight", "passed")
+            return "200 OK", [NO_STORE]
+        scheme, _, credentials = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+        scheme = scheme.lower()
+        if scheme == "basic" and "basic" in api.passthrough:
+            return self.passthrough("basic", environ)
+        if scheme != "bearer" or not credentials.strip():
+            return None
+        token = credentials.strip()
+        if not api.bearer_providers:
+            return self.passthrough("token", environ) if "token" in api.passthrough else None
+        verdict = self.bearers.judge(app, api, token)
+        kind = "bearer_introspection" if verdict.via == "introspection" else "bearer_jwt"
+        if verdict.kind == "unavailable":
+            metrics.credential(kind, "unavailable")
+            return "503 Service Unavailable", [NO_STORE]
+        if verdict.kind == "not_ours":
+            if "token" in api.passthrough:
+                return self.passthrough("token", environ)
+            metrics.credential("bearer", "unknown_token")
+            return self.token_refused(app, "invalid_token")
+        if verdict.kind == "refused" or verdict.identity is None:
+            metrics.credential(kind, verdict.reason or "refused")
+            return self.token_refused(app, "insufficient_scope"
+                                      if verdict.reason == "insufficient_scope"
+                                      else "invalid_token")
+        decision = match.resolve(verdict.identity, self.clock())
+        environ["ssomw.decision"] = decision.outcome
+        metrics.credential(kind, decision.outcome)
+        if decision.outcome == "allow":
+            # Never marked cacheable: nginx's decision cache is keyed by the session cookie.
+            return "200 OK", [*self.rendered(verdict.attributes, app.id, verdict.identity.user),
+                              NO_STORE]
+        if decision.outcome in ("bypass", "passthrough"):
+            return "200 OK", [NO_STORE]
+        if decision.outcome == "forbidden":
+            return "403 Forbidden", [NO_STORE]
+        return self.token_refused(app, "invalid_token")  # e.g. a provider the app refuses
+
+    def passthrough(self, kind: str, environ: dict[str, Any]) -> Answer:
+        """The app's own credential (Basic, or a token no accepted provider knows): through,
+        untouched, with no identity headers; the app judges it."""
+        environ["ssomw.decision"] = "passthrough"
+        metrics.credential(f"passthrough_{kind}", "passed")
+        return "200 OK", [NO_STORE]
+
+    @staticmethod
+    def token_refused(app: App, error: str) -> Answer:
+        """RFC 6750 §3.1: ``invalid_token`` is a 401, ``insufficient_scope`` a 403."""
+        status = "403 Forbidden" if error == "insufficient_scope" else "401 Unauthorized"
+        return status, [NO_STORE, challenge(app.id, error)]
 
     def answer(self, decision: Decision, record: SessionRecord | None,
                environ: dict[str, Any], original: str) -> Answer:
@@ -148,8 +225,8 @@ class Access:
         only when that equals what the gateway read is the answer marked cacheable, so no
         parsing difference can ever file one credential's answer under another's key.
         """
-        if not environ.get("HTTP_X_SSOMW_CACHE_BUCKET"):
-            return False
+        if not environ.get("HTTP_X_SSOMW_CACHE_BUCKET") or environ.get("HTTP_AUTHORIZATION"):
+            return False  # cache off, or a credential the cookie-keyed entry would not name
         keyed = environ.get("HTTP_X_SSOMW_CACHE_COOKIE", "").strip()
         return bool(keyed) and keyed == raw_cookie(environ.get("HTTP_COOKIE", ""),
                                                    self.cookie_name)
@@ -194,9 +271,14 @@ class Access:
         return list(headers)
 
     def rendered_headers(self, record: SessionRecord, app_id: str) -> list[tuple[str, str]]:
-        """Identity headers for a session at an app, WSGI-encoded; memoized by their input
-        values, since the same few sessions ask again and again (the cache is bounded)."""
-        attributes = attributes_of(record)
+        """Identity headers for a session at an app."""
+        return self.rendered(attributes_of(record), app_id, record.user)
+
+    def rendered(self, attributes: dict[str, Any], app_id: str, user: str
+                 ) -> list[tuple[str, str]]:
+        """Identity headers for these attributes at an app, WSGI-encoded; memoized by their
+        input values, since the same few identities ask again and again (bounded)."""
+        attributes = dict(attributes)
         for extra, source in self.app_sources.get(app_id, ()):
             attributes[extra] = attributes.get(source)
         key = (app_id, *((k, tuple(v) if isinstance(v, list) else v)
@@ -210,8 +292,8 @@ class Access:
         headers, dropped = identity_headers(self.app_header_names.get(app_id, self.header_names),
                                             attributes)
         if dropped:
-            log.warning("dropped unsafe identity attributes %s for session of %r",
-                        ",".join(dropped), record.user)
+            log.warning("dropped unsafe identity attributes %s for %r",
+                        ",".join(dropped), user)
         rendered = tuple((name, to_wsgi(value)) for name, value in headers)
         if key is not None:
             self._rendered.put(key, rendered)

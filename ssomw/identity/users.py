@@ -95,12 +95,13 @@ class Identities:
         """Attribute key (as in a session's data) → header name."""
         return {f"profile.{name}": profile_header(name, s) for name, s in self.profile.items()}
 
-    def at_sign_in(self, who: SignedIn, provider: str, claims: Mapping[str, Any]
-                   ) -> tuple[list[str], dict[str, Any]]:
+    def at_sign_in(self, who: SignedIn, provider: str, claims: Mapping[str, Any],
+                   save: bool = True) -> tuple[list[str], dict[str, Any]]:
         """Resolve groups and profile for a sign-in; the directory is asked with a timeout
         and, when it is down, the last synced groups are used instead. The directory is
         searched by username only when the provider is authoritative for names, and by
-        e-mail only when the address is trusted (``core/claims.py``)."""
+        e-mail only when the address is trusted (``core/claims.py``). ``save=False`` (a bearer
+        token, not a sign-in) resolves without writing the user's record."""
         username, email = who.user, who.email
         record = load_user(self.store, username)
         ldap_groups: list[str] | None = record.ldap_groups if record else None
@@ -118,7 +119,7 @@ class Identities:
         elif self.directory is None:
             ldap_groups = None
         record = self._resolve(username, record, list(who.groups), ldap_groups, ldap_profile,
-                               subject=[provider, who.sub])
+                               save=save, subject=[provider, who.sub])
         return names(record.grants), self._profile(claims, record.ldap_profile)
 
     def from_directory(self, user: DirectoryUser, dry_run: bool = False) -> tuple[int, int]:

@@ -105,6 +105,10 @@ class Instruments:
             "ssomw_ldap_sync_last_success_timestamp_seconds",
             "When the last successful directory sync finished (Unix time).",
             registry=registry, multiprocess_mode="max")
+        self.credentials = Counter(
+            "ssomw_credentials", "Auth requests that carried an API credential (or a CORS "
+            "preflight), by kind and outcome (the decision, or why a token was refused; "
+            "never the token).", ["kind", "outcome"], registry=registry)
         self.emergency_logins = Counter(
             "ssomw_emergency_logins", "Emergency login attempts, by outcome.", ["outcome"],
             registry=registry)
@@ -325,6 +329,22 @@ def ldap_sync_report(report: Any) -> None:
     outcome = "skipped" if report.skipped_because_locked else \
         "partial" if report.errors else "success"
     ldap_sync(report.duration, outcome, finished_at=report.finished_at)
+
+
+CREDENTIAL_KINDS = frozenset({"bearer", "bearer_jwt", "bearer_introspection", "preflight",
+                              "passthrough_basic", "passthrough_token"})
+CREDENTIAL_OUTCOMES = frozenset({
+    "allow", "forbidden", "login", "bypass", "passthrough", "passed", "unavailable",
+    "unknown_token", "refused", "expired", "not_yet_valid", "bad_signature", "malformed",
+    "alg_none", "alg_not_allowed", "iss_mismatch", "aud_mismatch", "insufficient_scope",
+    "inactive", "not_access_token", "typ_mismatch", "unknown_kid", "exp_missing",
+    "encrypted_token", "sub_missing"})
+
+
+def credential(kind: str, outcome: str) -> None:
+    """An API credential seen on the auth path: its kind and what came of it."""
+    instruments().credentials.labels(_known(kind, CREDENTIAL_KINDS),
+                                     _known(outcome, CREDENTIAL_OUTCOMES)).inc()
 
 
 def emergency_login(outcome: str) -> None:
