@@ -350,14 +350,24 @@ def server_blocks(config: Config, listen: str, snippet_dir: str | None,
     ``server.public_url``'s host when no printed server covers it."""
     wanted = set(app_ids) if app_ids else None
     all_app_headers = sorted({h for app in config["apps"] for h in app["headers"]})
-    groups: dict[tuple[str, ...], list[Any]] = {}
+    # A server {} per set of hosts that serve the same apps: apps sharing only some of their
+    # hosts must not produce two servers with one server_name (nginx would use the first).
+    by_host: dict[str, list[Any]] = {}
     for app_config, app in zip(config["apps"], config.policy.apps, strict=True):
         if wanted is None or app.id in wanted:
-            groups.setdefault(tuple(app_config["hosts"]), []).append((app_config, app))
+            for host in app_config["hosts"]:
+                by_host.setdefault(host.lower(), []).append((app_config, app))
+    groups: dict[tuple[str, ...], list[Any]] = {}
+    hosts_of: dict[tuple[str, ...], list[str]] = {}
+    for host, apps in by_host.items():
+        key = tuple(app.id for _, app in apps)
+        groups.setdefault(key, apps)
+        hosts_of.setdefault(key, []).append(host)
     server_include = (f"    include {snippet_dir}/{SERVER_SNIPPET};" if snippet_dir
                       else indent(server_snippet(config), 4))
     out = []
-    for hosts, apps in groups.items():
+    for key, apps in groups.items():
+        hosts = hosts_of[key]
         locations = []
         for app_config, app in apps:
             protect = (f"        include {snippet_dir}/{PROTECT_SNIPPET};" if snippet_dir
@@ -394,7 +404,7 @@ def server_blocks(config: Config, listen: str, snippet_dir: str | None,
         out.append(server_head(names, listen, tls) + f"{server_include}\n\n"
                    + "\n".join(locations) + "}\n")
     host = public_host(config)
-    if host and not host_covered(host, [h for hosts in groups for h in hosts]):
+    if host and not host_covered(host, by_host):
         out.append(f"# server.public_url: sign-in happens on {host}; the gateway's pages only.\n"
                    + server_head(host, listen, tls) + f"{server_include}\n\n"
                    "    location / {\n        return 404;\n    }\n}\n")

@@ -108,8 +108,8 @@ def tls(tmp_path: Path) -> list[str]:
     pytest.param("no-cache", id="no-cache"),
 ])
 def test_printed_config_passes_nginx_t_as_printed(tmp_path: Path, tls: list[str], mode: str):
-    """The example config (two apps, path rules, a public_url host no app lives on), printed
-    by `ssomw nginx` and given to nginx -t without a single edit."""
+    """The example config (an app with rules, extra headers and a local login page; a
+    public_url host no app lives on), printed by `ssomw nginx`, given to nginx -t unedited."""
     env = {**os.environ, **EXAMPLE_ENV}
     args = {"tls": tls, "http": ["--http", "127.0.0.1:8080"], "app": [*tls, "--app", "jira"],
             "inline": [*tls, "--inline"], "no-cache": [*tls, "--no-cache"]}[mode]
@@ -123,6 +123,42 @@ def test_printed_config_passes_nginx_t_as_printed(tmp_path: Path, tls: list[str]
     assert ("map \"$ssomw_phase" in printed) == (mode == "inline")  # else in ssomw-http.conf
     if mode != "inline":
         assert len(printed.splitlines()) < 120, "the shared parts belong in the includes"
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["includes", "inline"])
+def test_every_kind_of_location_passes_nginx_t(tmp_path: Path, inline: bool):
+    """Path and method rules (scope maps), SSO off, a wildcard host, two apps on one host,
+    app and profile headers, custom names, a strip list."""
+    path = write_config(tmp_path, {
+        **MINIMAL,
+        "server": {"path_prefix": "/gw", "public_url": "https://login.example.org"},
+        "session": {"secret_keys": ["k" * 40], "name": "gw_sess"},
+        "headers": {"user": "Remote-User", "strip": ["X-Auth-Request-Access-Token", "X-Role"]},
+        "profile": {"team": {"claim": "team"}},
+        "apps": [
+            {"id": "wiki", "hosts": ["wiki.example.com", "*.wiki.example.com"],
+             "headers": {"X-Wiki-Team": "team"},
+             "rules": [{"paths": ["^/public/", "^/api/v[0-9]+/"], "policy": "bypass"},
+                       {"paths": ["^/admin/"], "methods": ["POST"], "policy": "deny"}]},
+            {"id": "docs", "hosts": ["wiki.example.com"], "path_prefix": "/docs",
+             "upstream": "http://127.0.0.1:8081"},
+            {"id": "plain", "hosts": ["plain.example.com"], "sso": False,
+             "upstream": "http://127.0.0.1:8082"}]})
+    args = ["--http", "127.0.0.1:8080", "--cache-path", str(tmp_path / "cache"),
+            *(["--inline"] if inline else ["--write-snippets", str(tmp_path / "snippets")])]
+    result = ssomw_nginx(path, *args)
+    assert result.returncode == 0, result.stderr
+    nginx_t(tmp_path / "nginx", result.stdout)
+    assert "map $uri $ssomw_scope_wiki_uri" in result.stdout
+    assert "server_name login.example.org;" in result.stdout
+    # Apps sharing one of their hosts share its server {}: nginx would route a server_name
+    # printed twice to the first server only.
+    names = [n for line in result.stdout.splitlines() if line.strip().startswith("server_name")
+             for n in line.split()[1:]]
+    assert len(names) == len(set(names)), names
+    wiki = next(b for b in result.stdout.split("\nserver {")
+                if "server_name wiki.example.com;" in b)
+    assert 'set $ssomw_app "wiki"' in wiki and 'set $ssomw_app "docs"' in wiki
 
 
 def test_public_url_host_gets_a_server_with_the_gateway_pages(tmp_path: Path):
