@@ -86,6 +86,20 @@ def session() -> dict[str, Any]:
     }, required=("secret_keys",))
 
 
+# Identity-like request headers the gateway does not set but some app may believe (other SSO
+# proxies' names, app servers' remote-user conventions): cleared in every location the nginx
+# snippets generate, so no client can send its own. `headers.strip` replaces the list.
+STRIP_DEFAULT = [
+    "Remote-User", "Remote-Email", "Remote-Groups", "Remote-Name",
+    "X-Remote-User", "X-Remote-Email", "X-Remote-Groups",
+    "X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Preferred-Username",
+    "X-Forwarded-Groups", "X-Forwarded-Access-Token", "X-Webauth-User",
+    "X-Auth-Request-Access-Token", "X-Auth-Request-Id-Token", "X-Auth-Request-Jwt",
+    "X-Auth-Request-Department", "X-Auth-Request-Phone", "X-Auth-Request-Title",
+    "X-Auth-Request-Roles",
+]
+
+
 def headers() -> dict[str, Any]:
     names = {
         "user": "X-Auth-Request-User",
@@ -96,7 +110,18 @@ def headers() -> dict[str, Any]:
         "provider": "X-Auth-Request-Provider",
         "auth_method": "X-Auth-Request-Auth-Method",
     }
-    return obj({key: {**HEADER_NAME, "default": value} for key, value in names.items()})
+    return obj({
+        **{key: {**HEADER_NAME, "default": value} for key, value in names.items()},
+        "strip": {"type": "array", "items": HEADER_NAME, "uniqueItems": True,
+                  "default": STRIP_DEFAULT,
+                  "description": "request headers cleared before every app (the list "
+                                 "replaces the default one)"},
+    })
+
+
+def identity_header_names(section: dict[str, Any]) -> dict[str, str]:
+    """``headers:`` as attribute -> header name (everything but the ``strip`` list)."""
+    return {key: value for key, value in section.items() if key != "strip"}
 
 
 def provider() -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 
 from ssomw.config.errors import ConfigError
-from ssomw.config.schema import RESERVED_AUTH_PARAMS, config_schema
+from ssomw.config.schema import RESERVED_AUTH_PARAMS, config_schema, identity_header_names
 from ssomw.core.networks import parse_networks
 from ssomw.core.policy import Policy, PolicyError
 from ssomw.core.routing import Routing, RoutingError
@@ -208,7 +208,7 @@ def profile_header(name: str, settings: dict[str, Any]) -> str:
 
 def profile_checks(data: dict[str, Any]) -> list[ConfigError]:
     errors = []
-    taken = {h.lower() for h in data["headers"].values()}
+    taken = {h.lower() for h in identity_header_names(data["headers"]).values()}
     for name, settings in data["profile"].items():
         path = f"profile.{name}"
         if ("claim" in settings) == ("ldap" in settings):
@@ -224,8 +224,8 @@ def profile_checks(data: dict[str, Any]) -> list[ConfigError]:
 
 def app_header_checks(data: dict[str, Any]) -> list[ConfigError]:
     """``apps[].headers``: known attributes, and no clash with the global identity headers."""
-    known = set(data["headers"]) | set(data["profile"])
-    taken = {h.lower() for h in data["headers"].values()} | {
+    known = set(identity_header_names(data["headers"])) | set(data["profile"])
+    taken = {h.lower() for h in identity_header_names(data["headers"]).values()} | {
         profile_header(n, s).lower() for n, s in data["profile"].items()}
     errors = []
     for i, app in enumerate(data["apps"]):

@@ -22,6 +22,7 @@ from ssomw.core.request_kind import is_navigation
 from ssomw.core.target import Target, raw_cookie, read_cookie, split_target
 from ssomw.gateway.bearer import Bearers
 from ssomw.gateway.runtime import Runtime
+from ssomw.integration.nginx import IDENTITY_FAMILY, overwritten_headers
 from ssomw.middleware.proxy import TrustedProxies
 from ssomw.oidc.refresh import needs_refresh, refresh
 from ssomw.session.manager import identity_of
@@ -32,6 +33,7 @@ from ssomw.telemetry.logs import Sparse
 log = logging.getLogger("ssomw.auth")
 
 NO_STORE = ("Cache-Control", "no-store")
+_FAMILY_KEY = "HTTP_" + IDENTITY_FAMILY.upper().replace("-", "_")
 Answer = tuple[str, list[tuple[str, str]]]
 
 
@@ -83,6 +85,12 @@ class Access:
         self._hosts: Memo[str, str] = Memo(4096)  # a host -> normalise_host() ("": none)
         self.refusals = Sparse(log)
         self.bearers = Bearers(runtime.providers, runtime.identities, clock)
+        self.forgeries = Sparse(log)
+        # The X-Auth-Request-* names a client may send because the snippets overwrite them;
+        # any other member of the family reaching /auth is refused (see unset_identity_header).
+        self.overwritten_family = frozenset(
+            "HTTP_" + name.upper().replace("-", "_")
+            for name in overwritten_headers(runtime.config) if name.startswith(IDENTITY_FAMILY))
         # apps[].headers: the same attributes under extra names, for that app only.
         self.app_header_names = {
             app["id"]: {**self.header_names, **{
@@ -95,6 +103,12 @@ class Access:
             for app in runtime.config["apps"] if app["headers"]}
 
     def decide(self, environ: dict[str, Any]) -> Answer:
+        forged = self.unset_identity_header(environ)
+        if forged:
+            self.forgeries.warning("refused: the client sent %s, an X-Auth-Request-* header "
+                                   "the nginx snippets do not overwrite (if an app reads it, "
+                                   "add it to headers.strip)", forged)
+            return "403 Forbidden", [NO_STORE]
         original = environ.get("HTTP_X_ORIGINAL_URL", "")
         method = environ.get("HTTP_X_ORIGINAL_METHOD", "GET").upper()
         target = split_target(original, self._authorities)
@@ -198,6 +212,19 @@ class Access:
         """RFC 6750 §3.1: ``invalid_token`` is a 401, ``insufficient_scope`` a 403."""
         status = "403 Forbidden" if error == "insufficient_scope" else "401 Unauthorized"
         return status, [NO_STORE, challenge(app.id, error)]
+
+    def unset_identity_header(self, environ: dict[str, Any]) -> str:
+        """The name of a client's ``X-Auth-Request-*`` header that the snippets neither set
+        nor clear, or "". nginx cannot clear a header family by pattern, and such a header
+        would reach the app as sent (an app may well believe ``X-Auth-Request-Access-Token``),
+        so the whole request is refused — on bypass paths too: no genuine client sends one.
+        """
+        if _FAMILY_KEY not in "\n".join(environ):  # one pass in C: the usual case
+            return ""
+        for key in environ:
+            if key.startswith(_FAMILY_KEY) and key not in self.overwritten_family:
+                return key[5:].replace("_", "-").title()
+        return ""
 
     def answer(self, decision: Decision, record: SessionRecord | None,
                environ: dict[str, Any], original: str) -> Answer:

@@ -82,8 +82,9 @@ class GatewayProcess(Component):
     ) -> str:
         """The http-level nginx config that `ssomw nginx` prints for this gateway's config."""
         self.write_config()
-        argv = [ssomw_executable(), "nginx", "-c", str(self.config_path), "--listen", listen,
-                "--gateway", self.bind, "--cache-path", str(cache_path)]
+        argv = [ssomw_executable(), "nginx", "-c", str(self.config_path), "--http", listen,
+                "--gateway", self.bind, "--cache-path", str(cache_path),
+                "--write-snippets", str(self.workdir / "nginx-snippets")]
         argv += [] if cache else ["--no-cache"]
         for app in apps or []:
             argv += ["--app", app]

@@ -81,6 +81,10 @@ class Nginx(Component):
         if result.returncode != 0:
             raise RuntimeError(f"nginx config test failed:\n{result.stderr.strip()}")
 
+    def check_config(self) -> None:
+        """Only `nginx -t` on the config (nothing listens); raises with nginx's message."""
+        self._write_and_test(self.http_conf)
+
     def _ports(self) -> list[int]:
         return self.listen_ports if self.listen_ports is not None else listen_ports_of(
             self.http_conf)

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 _original_getaddrinfo = socket.getaddrinfo
 _lock = threading.Lock()
 _depth = 0
+_loopback_names: set[str] = set()  # other names sent to loopback (see loopback_names())
 
 
 def is_localhost_name(host: object) -> bool:
@@ -29,8 +30,16 @@ def is_localhost_name(host: object) -> bool:
     return name == "localhost" or name.endswith(".localhost")
 
 
-def _getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+def _to_loopback(host: object) -> bool:
     if is_localhost_name(host):
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    return isinstance(host, str) and host.lower().rstrip(".") in _loopback_names
+
+
+def _getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+    if _to_loopback(host):
         if family == socket.AF_INET6:
             host = "::1"
         else:
@@ -62,3 +71,19 @@ def patch_localhost_resolution() -> Iterator[None]:
         yield
     finally:
         uninstall()
+
+
+@contextmanager
+def loopback_names(*names: str) -> Iterator[None]:
+    """Also resolve these exact names (a README's `wiki.example.com`) to loopback, in this
+    process, while the block runs."""
+    added = {n.lower().rstrip(".") for n in names} - _loopback_names
+    with _lock:
+        _loopback_names.update(added)
+    install()
+    try:
+        yield
+    finally:
+        uninstall()
+        with _lock:
+            _loopback_names.difference_update(added)

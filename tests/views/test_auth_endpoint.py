@@ -197,3 +197,56 @@ def test_network_rules_see_the_client_through_trusted_proxies_only(tmp_path, pee
     assert response.status_code == expected
     assert "X-Auth-Request-User" not in response.headers
     gateway.store.close()
+
+
+@pytest.mark.parametrize("header, url, signed_in, expected", [
+    pytest.param("HTTP_X_AUTH_REQUEST_CLEARANCE", "https://wiki.example.com/page", True, 403,
+                 id="unknown-family-member"),
+    pytest.param("HTTP_X_AUTH_REQUEST_CLEARANCE", "https://wiki.example.com/public/x", False,
+                 403, id="on-a-bypass-path-too"),
+    pytest.param("HTTP_X_AUTH_REQUEST_CLEARANCE", "https://wiki.example.com/page", False, 403,
+                 id="anonymous-refused-not-sent-to-sign-in"),
+    pytest.param("HTTP_X_AUTH_REQUEST_CLEARANCE", "https://x.desk.example.com/", True, 403,
+                 id="passthrough-app"),
+    pytest.param("HTTP_X_AUTH_REQUEST_USER", "https://wiki.example.com/page", True, 200,
+                 id="identity-header-overwritten"),
+    pytest.param("HTTP_X_AUTH_REQUEST_AUTH_METHOD", "https://wiki.example.com/page", True, 200,
+                 id="identity-header-auth-method"),
+    pytest.param("HTTP_X_AUTH_REQUEST_ACCESS_TOKEN", "https://wiki.example.com/page", True, 200,
+                 id="cleared-by-headers-strip"),
+    pytest.param("HTTP_X_AUTH_REQUEST_DEPARTMENT", "https://wiki.example.com/public/x", False,
+                 200, id="profile-name-in-strip"),
+    pytest.param("HTTP_REMOTE_USER", "https://wiki.example.com/page", True, 200,
+                 id="outside-the-family-cleared-by-name"),
+    pytest.param("HTTP_X_AUTH_REQUESTED", "https://wiki.example.com/page", True, 200,
+                 id="only-the-family-prefix"),
+])
+def test_identity_header_no_snippet_overwrites_is_refused(runtime, header, url, signed_in,
+                                                          expected):
+    cookie = cookie_for(runtime, ["agents"]) if signed_in else None
+    status, headers = call(runtime, url, cookie, **{header: "forged"})
+    assert status == expected
+    assert "Location" not in headers
+
+
+def test_headers_strip_decides_what_the_gateway_accepts(tmp_path):
+    """The list replaces the default; a configured profile header counts as overwritten."""
+    data = {**CONFIG, "store": {"backend": "sqlite", "path": str(tmp_path / "s.db")},
+            "headers": {"strip": ["X-Auth-Request-Clearance"]},
+            "profile": {"team": {"claim": "team"}}}
+    runtime = Runtime.build(from_text(yaml.safe_dump(data)))
+    url = "https://wiki.example.com/public/x"
+    assert call(runtime, url, HTTP_X_AUTH_REQUEST_CLEARANCE="x")[0] == 200
+    assert call(runtime, url, HTTP_X_AUTH_REQUEST_TEAM="x")[0] == 200
+    assert call(runtime, url, HTTP_X_AUTH_REQUEST_ACCESS_TOKEN="x")[0] == 403
+
+
+def test_refusals_are_logged_once_per_interval_naming_the_header(runtime, caplog):
+    endpoint = AuthEndpoint(runtime)
+    env = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_ORIGINAL_URL": "https://wiki.example.com/",
+           "HTTP_X_AUTH_REQUEST_CLEARANCE": "secret-value"}
+    for _ in range(3):
+        assert endpoint.decide(dict(env))[0].startswith("403")
+    lines = [r.getMessage() for r in caplog.records if "X-Auth-Request-Clearance" in
+             r.getMessage()]
+    assert len(lines) == 1 and "secret-value" not in lines[0]
