@@ -94,6 +94,8 @@ def server_snippet(config: Config) -> str:
     """Server context: the gateway's pages, the internal auth subrequest, 401/403 handling."""
     prefix = config.prefix
     cookie = config["session"]["name"]
+    key = (f"$cookie_{cookie}|$http_authorization|$host|$ssomw_app|$ssomw_cache_scope"
+           "|$ssomw_bucket")
     return f"""\
 # ssomw: include inside every server {{}} that protects an app (server context).
 # Needs, at http level: `upstream ssomw {{ ... }}`, a `proxy_cache_path` with
@@ -143,7 +145,9 @@ location = /_ssomw/auth {{
     proxy_set_header X-Ssomw-Cache-Cookie $cookie_{cookie};
 
     proxy_cache ssomw_auth;
-    proxy_cache_key "$cookie_{cookie}|$host|$ssomw_app|$ssomw_cache_scope|$ssomw_bucket";
+    # A request with an Authorization header never finds an entry: the gateway marks no
+    # answer to one cacheable, and the header is part of the key.
+    proxy_cache_key "{key}";
     proxy_cache_methods GET HEAD;
     proxy_ignore_headers Cache-Control Expires Set-Cookie Vary;
     proxy_cache_lock off;
@@ -151,7 +155,8 @@ location = /_ssomw/auth {{
     proxy_cache_bypass $ssomw_nocache;
 }}
 
-# 401 from the gateway: send navigations to sign-in, answer API calls with a bare 401.
+# 401 from the gateway: send navigations to sign-in, answer API calls with a bare 401 (the
+# auth_request module passes the gateway's WWW-Authenticate on, RFC 6750).
 location @ssomw_signin {{
     if ($ssomw_location) {{
         return 302 $ssomw_location;
@@ -181,6 +186,8 @@ location = /_ssomw/forbidden {{
     proxy_set_header X-Forwarded-Host $http_host;
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header X-Request-Id $request_id;
+    # A 403 for a token without the needed scope keeps the gateway's WWW-Authenticate.
+    add_header WWW-Authenticate $ssomw_www_authenticate always;
 }}
 """
 
@@ -192,6 +199,7 @@ def protect_snippet(config: Config) -> str:
         "# proxy_set_header here replaces inherited ones, so the usual ones are set here too.",
         "auth_request /_ssomw/auth;",
         "auth_request_set $ssomw_location $upstream_http_location;",
+        "auth_request_set $ssomw_www_authenticate $upstream_http_www_authenticate;",
         "error_page 401 = @ssomw_signin;",
         "error_page 403 /_ssomw/forbidden;",
         "error_page 500 =503 /_ssomw/unavailable;",
