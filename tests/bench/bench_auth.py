@@ -5,7 +5,8 @@
 
 Scenarios, all through one nginx on 127.0.0.1 (see README.md): (a) static file, no auth;
 (b) the same file behind ssomw with the decision cache; (c) the same without the cache;
-(d) a 40-line HMAC-cookie app behind the same auth_request setup; (c') = (c) with 50 apps ×
+(d) a 40-line HMAC-cookie app behind the same auth_request setup; (e) = (c) with bearer JWTs
+(100 distinct, signed by the provider) instead of cookies; (c') = (c) with 50 apps ×
 20 rules; (a~)/(b~) = (a)/(b) at light load (2 connections), where added latency is judged.
 Then the logout bound: how long a revoked session still gets 200 while (b) runs.
 """
@@ -112,7 +113,9 @@ def get(port: int, host: str, path: str, cookie: str,
     own = conn is None
     conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("GET", path, headers={**BROWSER_HEADERS, "Host": host, "Cookie": cookie})
+        credential = ({"Authorization": cookie.split(": ", 1)[1]}
+                      if cookie.startswith("Authorization: ") else {"Cookie": cookie})
+        conn.request("GET", path, headers={**BROWSER_HEADERS, "Host": host, **credential})
         response = conn.getresponse()
         return response.status, response.read()
     finally:
@@ -201,6 +204,7 @@ def report(results: dict[str, Result], logout: list[dict], diag: dict[str, dict]
             print(f"WARNING ({r.name}): {r.cpu['other']:.0f}% of the CPU went to other "
                   "processes on the machine: the numbers are not clean")
     ratios = {"b/a": b.rps / a.rps, "c/a": c.rps / a.rps, "c/d": c.rps / d.rps,
+              "e/c": results["e"].rps / c.rps if "e" in results else 0.0,
               "added_p99_ms": b_light.p99_ms - a_light.p99_ms,
               "added_p99_ms_saturated": b.p99_ms - a.p99_ms}
     if "c'" in results:
@@ -208,11 +212,13 @@ def report(results: dict[str, Result], logout: list[dict], diag: dict[str, dict]
     worst = max(t["seconds"] for t in logout)
     checks = {"b/a >= 0.5": ratios["b/a"] >= 0.5,
               "added p99 (light load) <= 1 ms": ratios["added_p99_ms"] <= 1,
-              "c/d >= 0.8": ratios["c/d"] >= 0.8, "logout bound <= 1 s": worst <= 1.0}
+              "c/d >= 0.8": ratios["c/d"] >= 0.8, "logout bound <= 1 s": worst <= 1.0,
+              "e/c >= 0.8": ratios["e/c"] >= 0.8}
     many = ratios.get("c'/c")
     extra = f"   c'/c {many:.2f}" if many is not None else ""
     print(f"\nratios: b/a {ratios['b/a']:.2f}   c/a {ratios['c/a']:.3f}   "
-          f"c/d {ratios['c/d']:.2f}   added p99 (b~ - a~) {ratios['added_p99_ms']:.2f} ms "
+          f"c/d {ratios['c/d']:.2f}   e/c {ratios['e/c']:.2f}   "
+          f"added p99 (b~ - a~) {ratios['added_p99_ms']:.2f} ms "
           f"(at saturation, b - a: {ratios['added_p99_ms_saturated']:.2f} ms){extra}")
     print(f"logout bound: worst {worst:.3f} s over {len(logout)} revocations "
           f"({', '.join(str(t['seconds']) for t in logout)})")
@@ -272,9 +278,14 @@ def run(args: argparse.Namespace, workdir: Path, cache_dir: Path) -> dict:
         bench.check("ssomw", real[0])
         bench.check("baseline", hmac[0])
         bench.check("baseline", f"{cookie}=forged.value", expect=401)
+        bearer = write_mix(mixes / "e", [f"Authorization: Bearer {t}" for t in
+                                         stack.bearer_tokens(names)],
+                           [stack.host(a) for a in APPS], urls)
+        bench.check("ssomw", f"Authorization: Bearer {stack.bearer_tokens(names[:1])[0]}")
         for _ in range(args.rounds):
             bench.measure("c", "ssomw, no decision cache", ssomw)
             bench.measure("d", "HMAC baseline app, no cache", base)
+            bench.measure("e", "bearer JWTs (100 distinct), no cache", bearer)
         if args.many_apps:
             stack.set_many_apps(True)
             bench.check("ssomw", real[0])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,19 @@ class BenchStack(Stack):
 
     def apps_config(self) -> list[dict[str, Any]]:
         apps = super().apps_config()
+        for app in apps:  # bearer clients (scenario e): the provider's tokens for bench-api
+            app["api"] = {"bearer": {"providers": ["idp"], "audiences": ["bench-api"]}}
         return many_apps(apps) if self.many_apps else apps
+
+    def bearer_tokens(self, names: list[str]) -> list[str]:
+        """One access token per user, signed by the provider's key, valid for an hour."""
+        assert self.provider is not None
+        now = int(time.time())
+        return [self.provider.sign({
+            "iss": self.provider.issuer, "sub": name, "preferred_username": name,
+            "aud": "bench-api", "client_id": "bench", "scope": "openid", "iat": now,
+            "exp": now + 3600, "groups": ["staff", "app-b-users"],
+            "email": f"{name}@example.com", "email_verified": True}) for name in names]
 
     def start_providers(self) -> None:
         self.provider = OidcProvider(self.workdir / "idp", users=self.users(),

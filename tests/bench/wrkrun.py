@@ -1,10 +1,11 @@
 """Driving Debian's wrk: the request mix as data files, a generated Lua script, CPU accounting.
 
 The mix is written once per scenario into a directory (``cookies.txt``: one Cookie header per
-session, ``hosts.txt``: the Host of each app, ``urls.txt``: ``<app index>\t<path>``,
-``order.txt``: the shuffled cross product ``<session> <url>``). Each wrk thread takes every
-n-th line of the order and formats its requests once in ``init``, so wrk spends its CPU on
-sending, not on building requests: it shares the 2 cores with nginx and gunicorn.
+session, or an ``Authorization: ...`` line for a bearer client; ``hosts.txt``: the Host of each
+app; ``urls.txt``: ``<app index>\t<path>``; ``order.txt``: the shuffled cross product
+``<session> <url>``). Each wrk thread takes every n-th line of the order and formats its
+requests once in ``init``, so wrk spends its CPU on sending, not on building requests: it
+shares the 2 cores with nginx and gunicorn.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ function init(args)
       local url = urls[tonumber(u) + 1]
       local h = {HEADERS}
       h["Host"] = url[1]
-      h["Cookie"] = cookies[tonumber(s) + 1]
+      local cred = cookies[tonumber(s) + 1]
+      local bearer = cred:match("^Authorization: (.*)$")
+      if bearer then h["Authorization"] = bearer else h["Cookie"] = cred end
       reqs[#reqs + 1] = wrk.format("GET", url[2], h)
     end
     i = i + 1
