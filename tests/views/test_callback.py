@@ -218,7 +218,7 @@ def test_logout_redirect_option_replaces_the_logout_page(tmp_path: Path, idp: Fa
     config = from_text(yaml.safe_dump({
         "store": {"path": str(tmp_path / "s.db")},
         "session": {"secret_keys": ["k" * 40], "secure": False},
-        "providers": [{"id": "idp", "issuer": ISSUER, "client_id": "gw"}],
+        "providers": [{"id": "idp", "issuer": ISSUER, "client_id": "gw", "client_secret": "s"}],
         "apps": [{"id": "app", "hosts": ["app.example.com"]}],
         "templates": {"logout_redirect": "https://app.example.com/goodbye"},
     }))
