@@ -134,3 +134,10 @@ def test_check_refuses_a_public_url_the_cookie_cannot_leave(tmp_path: Path):
 def test_check_accepts_cookie_settings_that_work(tmp_path: Path, sections):
     code, out = check(config(tmp_path, **sections))
     assert code == 0, out
+
+
+def test_check_spells_booleans_as_yaml_does(tmp_path: Path):
+    """Issue 16.8: the registration list said `True`."""
+    code, out = check(config(tmp_path))
+    assert code == 0
+    assert "backchannel_logout_session_required: true" in out and "True" not in out
