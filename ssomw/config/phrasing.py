@@ -97,9 +97,9 @@ def phrase(err: ValidationError) -> list[tuple[str, str]]:
     if rule == "oneOf":
         if err.schema.get("description") == DURATION["description"]:
             return [(path, "must be a duration: seconds, or 90s, 30m, 12h, 7d")]
-        best = best_match(err.context) if err.context else None
-        if best is not None and best.validator != "type":
-            return phrase(best)
+        specific = [e for e in err.context if e.validator != "type"]
+        if specific:  # the value had a right type but broke that form's rule: say which
+            return phrase(best_match(specific))
         forms = " or ".join(KINDS.get(str(s.get("type")), "another form")
                             for s in err.schema.get("oneOf", []))
         return [(path, f"must be {forms}, not {kind_of(value, secret)}")]
