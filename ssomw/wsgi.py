@@ -9,11 +9,16 @@ Everything built from a configuration (runtime, Flask app, auth endpoint, proxy 
 immutable :class:`Stack`. The Gateway swaps in a new Stack when a new configuration version
 becomes active (or the file changes, with ``config_source: file``): in-flight requests finish
 on the old one, and a version that fails to load here is logged and never used.
+
+At start with ``config_source: store`` the file seeds version 1, or becomes a new version when
+its content was never one (see :meth:`ConfigVersions.sync_file`); what happened, or that the
+file is *not* in force, is printed on the console as well as logged.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -22,7 +27,7 @@ from typing import Any
 
 from ssomw import flask_app
 from ssomw.config import Config, ConfigInvalid, config_path, load_config
-from ssomw.config.versions import ConfigVersions
+from ssomw.config.versions import ConfigVersions, FileState, Version, canonical
 from ssomw.gateway.housekeeping import Housekeeper, ProcessThread
 from ssomw.gateway.runtime import Runtime
 from ssomw.middleware.proxy import TrustedProxies
@@ -79,16 +84,16 @@ class Gateway:
     def initial_stack(self, config: Config, runtime: Runtime | None) -> Stack:
         if not self.from_store or config.raw is None:
             return build_stack(config, runtime or Runtime.build(config, self.store))
+        name = str(config.source or "the configuration")
         try:
-            self.versions.seed(config.raw)
+            state, made = self.versions.sync_file(config.raw, name)
             active = self.versions.active()
         except StoreUnavailable:
             log.error("store unavailable at start: serving the file's configuration")
             active = None
-        if active is not None and active.data != config.raw:
-            log.warning("%s differs from the active configuration version %d, which is used "
-                        "(admin.config_source: store); apply the file with `ssomw config "
-                        "import %s`", config.source, active.number, config.source)
+        else:
+            announce(file_news(state, made, name))
+        if active is not None and canonical(active.data) != canonical(config.raw):
             try:
                 stored = self.versions.validate(active.data)
                 return build_stack(stored, Runtime.build(stored, self.store), active.number)
@@ -96,7 +101,7 @@ class Gateway:
                 log.error("configuration version %d does not load here (%s); serving the "
                           "file's configuration", active.number, exc)
         return build_stack(config, runtime or Runtime.build(config, self.store),
-                               active.number if active else None)
+                           active.number if active else None)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if self._threads_for != current_pid():
@@ -158,6 +163,32 @@ class Gateway:
         log.warning("configuration %s is now active",
                     f"version {number}" if number else "from the file")
 
+
+def file_news(state: FileState, made: Version | None, name: str
+              ) -> tuple[int, str | None]:
+    """What an operator must hear about the file at start, and how loudly (no message:
+    nothing to say, the file is what runs)."""
+    if made is not None and state.status == "empty":
+        return logging.INFO, f"configuration version {made.number} seeded from {name}"
+    if made is not None:
+        return logging.WARNING, (
+            f"{name} changed since it was last applied: it is now configuration version "
+            f"{made.number} (replacing version {state.active}; `ssomw config rollback "
+            f"{state.active}` brings that back)")
+    if state.status == "superseded":
+        return logging.WARNING, (
+            f"{name} differs from the active configuration version {state.active}, which "
+            f"stays in force: the file is version {state.match}, changed since through the "
+            f"API, the CLI or a rollback. To apply the file: ssomw config import {name}")
+    return logging.INFO, None
+
+
+def announce(news: tuple[int, str | None]) -> None:
+    """A plain console line as well as the log record (logs may be JSON, or go elsewhere)."""
+    level, message = news
+    if message:
+        log.log(level, message)
+        print(f"ssomw: {message}", file=sys.stderr, flush=True)
 
 
 def create_app(path: str | None = None) -> Any:

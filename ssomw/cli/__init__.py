@@ -12,6 +12,7 @@ from ssomw.cli import check, config, demo, emergency, ldap, proxy, serve, sessio
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ssomw", prog_name="ssomw", message="%(prog)s %(version)s")
 def main() -> None:
     """ssomw: single sign-on gateway for nginx auth_request."""
 

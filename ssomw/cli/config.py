@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ import yaml
 from ssomw.admin.service import AdminError, ConfigService
 from ssomw.admin.tokens import Tokens, config_entry
 from ssomw.cli.common import CONFIG_OPTION, load_or_exit
+from ssomw.config.phrasing import literal
+from ssomw.config.schema import SECRET_KEYS
 from ssomw.store import open_store
 from ssomw.store.base import StoreUnavailable
 from ssomw.telemetry import audit
@@ -71,17 +74,102 @@ def passphrase(confirm: bool) -> str:
 
 
 def show_diff(changes: list[dict[str, Any]]) -> None:
-    def short(value: Any) -> str:
-        text = json.dumps(value, default=str)
-        return text if len(text) <= 120 else text[:117] + "..."
+    """The changes one line per changed path (``~ apps[0].rules[1].policy: 'deny' ->
+    'bypass'``), secrets as ``***``. ``changes`` is the unredacted version diff: a secret
+    that changed must still show as a change."""
+    for line in diff_lines(changes):
+        click.echo(line)
 
+
+def diff_lines(changes: list[dict[str, Any]]) -> list[str]:
+    lines: list[str] = []
     for change in changes:
+        path = change["path"]
         if change["op"] == "add":
-            click.echo(f"+ {change['path']}: {short(change['value'])}")
+            lines += [f"+ {where}: {show(where, value)}" for where, value
+                      in leaves(change["value"], path)]
         elif change["op"] == "remove":
-            click.echo(f"- {change['path']}")
+            lines.append(f"- {path}")
         else:
-            click.echo(f"~ {change['path']}: {short(change['from'])} -> {short(change['to'])}")
+            lines += compare(change["from"], change["to"], path)
+    return lines
+
+
+def compare(old: Any, new: Any, path: str) -> list[str]:
+    """Leaf-level differences; entries of lists of objects are paired by their ``id``
+    (``name``, ``username``) when they all have one, so inserting an app is one addition."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines = []
+        for key in sorted(set(old) | set(new), key=str):
+            where = f"{path}.{key}"
+            if key not in old:
+                lines += [f"+ {w}: {show(w, v)}" for w, v in leaves(new[key], where)]
+            elif key not in new:
+                lines.append(f"- {where}")
+            else:
+                lines += compare(old[key], new[key], where)
+        return lines
+    if isinstance(old, list) and isinstance(new, list) and nested(old + new):
+        return compare_items(old, new, path)
+    if old == new:
+        return []
+    return [f"~ {path}: {show(path, old)} -> {show(path, new)}"]
+
+
+def compare_items(old: list[Any], new: list[Any], path: str) -> list[str]:
+    ident = identity_key(old + new)
+    if ident is None:
+        pairs = [(i, old[i] if i < len(old) else MISSING, new[i] if i < len(new) else MISSING)
+                 for i in range(max(len(old), len(new)))]
+    else:
+        before = {item[ident]: (i, item) for i, item in enumerate(old)}
+        pairs = [(i, before.pop(item[ident], (None, MISSING))[1], item)
+                 for i, item in enumerate(new)]
+        pairs += [(i, item, MISSING) for i, item in before.values()]
+    lines = []
+    for i, was, now in pairs:
+        where = f"{path}[{i}]"
+        if was is MISSING:
+            lines += [f"+ {w}: {show(w, v)}" for w, v in leaves(now, where)]
+        elif now is MISSING:
+            named = f" ({ident} {was[ident]!r})" if ident else ""
+            lines.append(f"- {where}{named}")
+        else:
+            lines += compare(was, now, where)
+    return lines
+
+
+MISSING: Any = object()
+
+
+def identity_key(items: list[Any]) -> str | None:
+    for key in ("id", "name", "username"):
+        values = [item.get(key) for item in items if isinstance(item, dict)]
+        if len(values) == len(items) and all(isinstance(v, str) for v in values):
+            return key
+    return None
+
+
+def nested(items: list[Any]) -> bool:
+    return any(isinstance(item, (dict, list)) for item in items)
+
+
+def leaves(value: Any, path: str) -> list[tuple[str, Any]]:
+    """(path, value) for every leaf; a list of plain values is one leaf (``hosts: [...]``)."""
+    if isinstance(value, dict) and value:
+        return [leaf for key, item in value.items() for leaf in leaves(item, f"{path}.{key}")]
+    if isinstance(value, list) and nested(value):
+        return [leaf for i, item in enumerate(value) for leaf in leaves(item, f"{path}[{i}]")]
+    return [(path, value)]
+
+
+def show(path: str, value: Any) -> str:
+    """A value as YAML spells it; under a secret key (or a credential in a URL) ``***``."""
+    parts = [part for part in re.split(r"[.\[\]]", path) if part]
+    if any(part in SECRET_KEYS for part in parts):
+        return "***" if not isinstance(value, list) else "[" + ", ".join(
+            "***" for _ in value) + "]"
+    return literal(value)
 
 
 # --- ssomw config ------------------------------------------------------------------------------
@@ -130,13 +218,13 @@ def import_command(config_file: str | None, file: Path, dry_run: bool) -> None:
         else None
     with service(config_file) as svc:
         change = svc.import_document(doc, passphrase=secret, author=author(), dry_run=dry_run)
-    body = change.body()
-    show_diff(body["diff"])
+    lines = diff_lines(change.diff)
+    for line in lines:
+        click.echo(line)
     if dry_run:
-        click.echo(f"dry run: valid; {body['changes']} change(s) against version "
-                   f"{change.version}")
+        click.echo(f"dry run: valid; {len(lines)} change(s) against version {change.version}")
     else:
-        click.echo(f"version {change.version} is active ({body['changes']} change(s))")
+        click.echo(f"version {change.version} is active ({len(lines)} change(s))")
 
 
 @config.command("versions")
@@ -161,7 +249,7 @@ def rollback_command(config_file: str | None, number: int) -> None:
     """Make version N's configuration active again (as a new version)."""
     with service(config_file) as svc:
         change = svc.rollback(number, author=author())
-    show_diff(change.body()["diff"])
+    show_diff(change.diff)
     click.echo(f"version {change.version} is active (the data of version {number})")
 
 

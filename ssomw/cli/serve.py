@@ -5,13 +5,22 @@ more workers than cores or threaded workers (without upstream keepalive) only ad
 The app is preloaded so a bad config fails once, in the master, before any worker forks.
 Metrics: every worker writes its values to files in ``PROMETHEUS_MULTIPROC_DIR`` and a scrape,
 whichever worker answers it, adds them up (see ssomw/telemetry/metrics.py).
+
+At start ``ssomw serve`` says where it listens and what it runs (:func:`when_ready`: the
+address, workers, version, config file and version, store; never a secret), and a port it
+cannot listen on is one line and exit 1 (:func:`bind_problem`) instead of gunicorn's five
+retries.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
+import importlib.metadata
 import os
 import shutil
+import socket
+import sys
 import tempfile
 from typing import Any
 
@@ -19,6 +28,7 @@ import click
 from gunicorn.app.base import BaseApplication
 
 from ssomw.cli.common import CONFIG_OPTION, load_or_exit
+from ssomw.core.url_secrets import redact_url
 
 
 def default_options(bind: str = "127.0.0.1:4180", workers: int | None = None) -> dict[str, Any]:
@@ -37,6 +47,7 @@ def default_options(bind: str = "127.0.0.1:4180", workers: int | None = None) ->
         "forwarded_allow_ips": "",
         "child_exit": child_exit,
         "on_exit": on_exit,
+        "when_ready": when_ready,
     }
 
 
@@ -84,6 +95,73 @@ def on_exit(server: Any) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def version() -> str:
+    try:
+        return importlib.metadata.version("ssomw")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def banner(where: str, workers: int, gateway: Any) -> list[str]:
+    """What is running, for the console: no secret (a store URL without its password)."""
+    lines = [f"ssomw {version()} listening on {where} "
+             f"({workers} worker{'s' if workers != 1 else ''})"]
+    config = getattr(gateway, "file_config", None)
+    if config is None:
+        return lines
+    number = gateway.stack.version
+    if config["admin"]["config_source"] == "file":
+        lines.append(f"  config: {config.source} (admin.config_source: file: the file is "
+                     "authoritative, reloaded when it changes)")
+    else:
+        lines.append(f"  config: {config.source}, active version "
+                     f"{number if number is not None else '(file; store unavailable)'} "
+                     "(admin.config_source: store)")
+    store = config["store"]
+    where = store["path"] if store["backend"] == "sqlite" else redact_url(store["url"])
+    lines.append(f"  store:  {store['backend']} {where}")
+    return lines
+
+
+def when_ready(server: Any) -> None:
+    """gunicorn hook: the master listens and the app is loaded (preloaded), say so."""
+    gateway = getattr(server.app, "callable", None)
+    where = ", ".join(str(listener) for listener in getattr(server, "LISTENERS", [])) or \
+        ", ".join(f"http://{bind}" for bind in server.cfg.bind)
+    for line in banner(where, server.cfg.workers, gateway):
+        print(line, file=sys.stderr, flush=True)
+
+
+def bind_problem(bind: str) -> str | None:
+    """Why gunicorn could not listen on ``bind`` (None: it can), found before it starts;
+    gunicorn itself would retry five times, a second apart, printing each raw error."""
+    if bind.startswith(("unix:", "fd://")):
+        return None
+    host, colon, port = bind.rpartition(":")
+    if not colon or not port.isdigit():
+        return f"--bind {bind!r}: expected HOST:PORT"
+    host = host.strip("[]") or "0.0.0.0"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, OverflowError) as exc:
+        return f"cannot listen on {bind}: {getattr(exc, 'strerror', None) or exc}"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (f"cannot listen on {bind}: the address is already in use (another "
+                        "ssomw, or another server, listens there); stop it or choose another "
+                        "with --bind HOST:PORT")
+            if exc.errno == errno.EACCES:
+                return f"cannot listen on {bind}: permission denied (ports below 1024 need " \
+                       "privileges)"
+            return f"cannot listen on {bind}: {exc.strerror or exc}"
+    return None
+
+
 class GatewayServer(BaseApplication):
     def __init__(self, options: dict[str, Any]):
         self.options = options
@@ -112,5 +190,9 @@ def serve(config_file: str | None, bind: str, workers: int | None) -> None:
     """Run the gateway under gunicorn."""
     config = load_or_exit(config_file)
     assert config.source is not None
+    problem = bind_problem(bind)
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(1)
     os.environ["SSOMW_CONFIG"] = str(config.source.resolve())
     run(bind=bind, workers=workers)

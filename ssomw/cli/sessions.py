@@ -20,26 +20,29 @@ def sessions() -> None:
 @sessions.command("list")
 @CONFIG_OPTION
 @click.option("--user", metavar="U", help="only this user's sessions")
-@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
+@click.option("--json", "as_json", is_flag=True,
+              help="one JSON object per line, with the admin API's field names")
 def sessions_list(config_file: str | None, user: str | None, as_json: bool) -> None:
-    """Show live sessions: id, user, provider, sign-in time, last activity, end of life."""
+    """Show live sessions: id, user, provider, the provider's sid, sign-in time, last
+    activity and when the session expires (idle or absolute, whichever comes first)."""
     config, store = config_and_store(config_file)
-    records = store.sessions_by_user(user) if user else store.all_sessions()
+    records = sorted(store.sessions_by_user(user) if user else store.all_sessions(),
+                     key=lambda r: r.created)
     idle = config["session"]["idle_timeout"]
     stamp = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))  # noqa: E731
     if not as_json:
-        click.echo(f"{'ID':<44} {'USER':<24} {'PROVIDER':<12} {'SIGNED IN':<19} "
-                   f"{'LAST SEEN':<19} ENDS")
+        click.echo(f"{'ID':<44} {'USER':<24} {'PROVIDER':<12} {'SID':<24} {'SIGNED IN':<19} "
+                   f"{'LAST SEEN':<19} EXPIRES")
     for r in records:
         if as_json:
             click.echo(json.dumps({"id": r.id, "user": r.user, "provider": r.provider,
                                    "sid": r.sid,
                                    "created": r.created, "last_seen": r.last_seen,
-                                   "ends": r.deadline(idle),
+                                   "expires": r.deadline(idle),
                                    "auth_method": r.data.get("auth_method")}))
         else:
-            click.echo(f"{r.id:<44} {r.user:<24} {r.provider:<12} {stamp(r.created)} "
-                       f"{stamp(r.last_seen)} {stamp(r.deadline(idle))}")
+            click.echo(f"{r.id:<44} {r.user:<24} {r.provider:<12} {r.sid or '-':<24} "
+                       f"{stamp(r.created)} {stamp(r.last_seen)} {stamp(r.deadline(idle))}")
     if not as_json:
         click.echo(f"{len(records)} session(s)")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ssomw.config.errors import ConfigError, ConfigInvalid
 from ssomw.config.loader import parse_yaml, read_file, resolve_secrets
-from ssomw.config.validate import section_defaults, validate
+from ssomw.config.validate import covered, section_defaults, validate
 from ssomw.core.policy import Policy
 from ssomw.core.routing import Routing
 
@@ -60,10 +60,12 @@ def config_path(explicit: str | None = None, env: Mapping[str, str] | None = Non
 
 def build(raw: Any, source: Path | None, env: Mapping[str, str] | None) -> Config:
     base_dir = source.parent if source else None
-    resolved, errors = resolve_secrets(raw, env, base_dir)
-    if errors:
-        raise ConfigInvalid(errors)
-    valid, errors = validate(resolved)
+    resolved, unresolved = resolve_secrets(raw, env, base_dir)
+    valid, more = validate(resolved)
+    # One answer: what could not be resolved, and every other problem. A value that failed
+    # to resolve (``KEY`` from ``${VAR}`` or ``KEY_file``) is reported once, at its source.
+    missing = {e.path for e in unresolved} | {e.path.removesuffix("_file") for e in unresolved}
+    errors = unresolved + [e for e in more if not covered(e.path, missing)]
     if errors or valid is None:
         raise ConfigInvalid(errors)
     store = valid.data["store"]

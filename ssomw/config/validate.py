@@ -1,25 +1,35 @@
-"""Validation: every problem with its path, and no side effects.
+"""Validation: every problem with its path, in one answer, and no side effects.
 
 Three passes over plain data: the JSON Schema (types, unknown keys), then defaults and
 normalisation (durations to seconds), then cross-references the schema cannot express
-(unique ids, provider references, regexes and networks compiled by the policy builder).
+(unique ids, provider references, regexes and networks compiled by the policy builder, a
+client secret where the token endpoint needs one, whether the session cookie can reach
+every app). The cross-references run even when the schema found problems, on a copy without
+the refused parts (:func:`well_typed`), so a config with a bad regex, an unknown key, a
+wrong type and an unknown provider gets all four errors at once; a cross-reference error at
+(or under) a path the schema already reported is dropped.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
+import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 
 from ssomw.config.errors import ConfigError
+from ssomw.config.phrasing import format_path, phrase
 from ssomw.config.schema import RESERVED_AUTH_PARAMS, config_schema, identity_header_names
 from ssomw.core.networks import parse_networks
 from ssomw.core.policy import Policy, PolicyError
+from ssomw.core.redirects import canonical_pattern
 from ssomw.core.routing import Routing, RoutingError
 from ssomw.core.url_secrets import redact_url
 from ssomw.pages.templating import validate_templates
@@ -33,55 +43,20 @@ def validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(config_schema())
 
 
-def format_path(parts: Iterable[Any]) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
+def schema_problems(data: Any) -> list[jsonschema.ValidationError]:
+    return list(validator().iter_errors(data))
 
 
 def schema_errors(data: Any) -> list[ConfigError]:
     """Schema problems, phrased for an operator rather than as JSON Schema jargon."""
-    errors = []
-    for err in validator().iter_errors(data):
-        path = format_path(err.absolute_path)
-        if err.validator == "additionalProperties":
-            allowed = err.schema.get("properties", {})
-            for key in err.instance:
-                if key not in allowed:
-                    where = f"{path}.{key}" if err.absolute_path else str(key)
-                    known = ", ".join(sorted(allowed)) or "none in this version"
-                    errors.append(ConfigError(where, f"unknown key (known keys: {known})"))
-        elif err.validator == "required":
-            missing = err.message.split("'")[1]
-            where = f"{path}.{missing}" if err.absolute_path else missing
-            errors.append(ConfigError(where, "is required"))
-        elif err.validator == "oneOf":
-            errors.append(ConfigError(path, "must be a duration: seconds, or 90s, 30m, 12h, 7d"))
-        elif err.validator == "pattern":
-            errors.append(ConfigError(path, f"{shown(err.instance)!r} has an invalid format"))
-        else:
-            errors.append(ConfigError(path, without_url_secrets(err.message, err.instance)))
-    return errors
+    return [ConfigError(path, message) for err in schema_problems(data)
+            for path, message in phrase(err)]
 
 
 def shown(value: Any) -> Any:
     """A value as an error message may quote it: a URL without its credentials (the message
     reaches ``ssomw check``, logs and the admin API)."""
     return redact_url(value) if isinstance(value, str) else value
-
-
-def without_url_secrets(message: str, instance: Any) -> str:
-    """``message`` with every URL found in ``instance`` (nested too) quoted as :func:`shown`."""
-    if isinstance(instance, dict):
-        instance = list(instance.values())
-    if isinstance(instance, list):
-        for item in instance:
-            message = without_url_secrets(message, item)
-    elif isinstance(instance, str) and shown(instance) != instance:
-        for form in (instance, repr(instance)[1:-1]):
-            message = message.replace(form, redact_url(form))
-    return message
 
 
 def fill_defaults(data: Any, schema: dict[str, Any]) -> Any:
@@ -125,8 +100,74 @@ def normalise(data: dict[str, Any]) -> None:
     if "ldap" in data["directory"]:
         ldap = data["directory"]["ldap"]
         ldap["sync_interval"] = to_seconds(ldap["sync_interval"])
-    for provider in data["providers"]:
+    for _, provider in entries(data["providers"]):
         provider["leeway"] = to_seconds(provider["leeway"])
+
+
+def entries(items: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(index, entry) for the mappings in a list: entries the schema refused are skipped."""
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        if isinstance(item, dict):
+            yield i, item
+
+
+# Problems that leave the value itself usable by the cross-references.
+KEEP_VALUE = frozenset({"required", "minItems", "maxItems", "minProperties", "maxProperties",
+                        "uniqueItems"})
+
+
+def well_typed(data: Any, problems: list[jsonschema.ValidationError]
+               ) -> tuple[dict[str, Any] | None, set[str]]:
+    """A copy of ``data`` without the parts the schema refused, for the cross-references
+    (None when nothing is left: the document is not a mapping), and the paths of the values
+    removed: a cross-reference may find their parents incomplete ("match is empty"), which
+    says nothing new.
+
+    Unknown keys and refused values are removed (defaults fill in for them); a refused list
+    item becomes None rather than going, so every other item keeps its index and its path.
+    An ``id`` that breaks only the naming pattern stays: it still names its entry for the
+    references to it (else each reference would add an "unknown provider" of its own).
+    """
+    if not isinstance(data, dict):
+        return None, set()
+    out = copy.deepcopy(data)
+    removed: set[str] = set()
+    for err in problems:
+        parts = list(err.absolute_path)
+        node = walk(out, parts)
+        if err.validator == "additionalProperties" and isinstance(node, dict):
+            allowed = err.schema.get("properties", {})
+            for key in [k for k in node if k not in allowed]:
+                del node[key]
+        elif "propertyNames" in err.relative_schema_path and isinstance(node, dict):
+            node.pop(err.instance, None)
+        elif err.validator in KEEP_VALUE or (parts[-1:] == ["id"] and isinstance(node, str)):
+            continue
+        elif not parts:
+            return None, set()
+        else:
+            removed.add(format_path(parts))
+            parent, last = walk(out, parts[:-1]), parts[-1]
+            if isinstance(parent, dict):
+                parent.pop(last, None)
+            elif isinstance(parent, list) and isinstance(last, int) and last < len(parent):
+                parent[last] = None
+    for section, empty in (("session", {}), ("providers", []), ("apps", [])):
+        if not isinstance(out.get(section), type(empty)):
+            out[section] = empty
+    return out, removed
+
+
+def walk(node: Any, parts: list[Any]) -> Any:
+    """The node at ``parts`` below ``node``, or None when the way is gone."""
+    for part in parts:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return None
+    return node
 
 
 @dataclass(frozen=True)
@@ -139,28 +180,31 @@ class Validated:
 
 
 def cross_checks(data: dict[str, Any]) -> tuple[list[ConfigError], Policy | None, Routing | None]:
-    """Checks across sections; also returns the compiled policy and routing when they built."""
+    """Checks across sections; also returns the compiled policy and routing when they built.
+    Tolerates entries the schema refused (see :func:`well_typed`)."""
     errors: list[ConfigError] = []
     policy: Policy | None = None
     routing: Routing | None = None
-    provider_ids = [p["id"] for p in data["providers"]]
-    errors += duplicates("providers", provider_ids)
-    errors += duplicates("apps", [a["id"] for a in data["apps"]])
-    known = set(provider_ids)
-    for i, app in enumerate(data["apps"]):
-        for j, ref in enumerate(app.get("providers", [])):
-            if ref not in known:
-                errors.append(ConfigError(f"apps[{i}].providers[{j}]", f"unknown provider {ref!r}"))
-        bearer = app.get("api", {}).get("bearer", {})
-        for j, ref in enumerate(bearer.get("providers", [])):
-            if ref not in known:
+    providers, apps = list(entries(data["providers"])), list(entries(data["apps"]))
+    errors += duplicates("providers", [(i, p.get("id")) for i, p in providers])
+    errors += duplicates("apps", [(i, a.get("id")) for i, a in apps])
+    known = {p["id"] for _, p in providers if isinstance(p.get("id"), str)}
+    app_ids = [a["id"] for _, a in apps if isinstance(a.get("id"), str)]
+    for i, app in apps:
+        for j, ref in enumerate(app.get("providers") or []):
+            if isinstance(ref, str) and ref not in known:
+                errors.append(ConfigError(f"apps[{i}].providers[{j}]",
+                                          f"unknown provider {ref!r}{near(ref, known)}"))
+        bearer = (app.get("api") or {}).get("bearer") or {}
+        for j, ref in enumerate(bearer.get("providers") or []):
+            if isinstance(ref, str) and ref not in known:
                 errors.append(ConfigError(f"apps[{i}].api.bearer.providers[{j}]",
-                                          f"unknown provider {ref!r}"))
+                                          f"unknown provider {ref!r}{near(ref, known)}"))
     try:
-        routing = Routing.build(data["routing"], known, [a["id"] for a in data["apps"]])
+        routing = Routing.build(data["routing"], known, app_ids)
     except RoutingError as exc:
         errors += [ConfigError(path, message) for path, message in exc.errors]
-    for i, app in enumerate(data["apps"]):
+    for i, app in apps:
         for param in sorted(set(app["auth_params"]) & RESERVED_AUTH_PARAMS):
             errors.append(ConfigError(f"apps[{i}].auth_params.{param}",
                                       "is set by the gateway and cannot be configured"))
@@ -169,7 +213,7 @@ def cross_checks(data: dict[str, Any]) -> tuple[list[ConfigError], Policy | None
         errors.append(ConfigError("session.samesite", "None requires session.secure: true"))
     if session["idle_timeout"] <= 0 or session["max_lifetime"] <= 0:
         errors.append(ConfigError("session", "idle_timeout and max_lifetime must be positive"))
-    for i, provider in enumerate(data["providers"]):
+    for i, provider in providers:
         if "openid" not in provider["scopes"]:
             errors.append(ConfigError(f"providers[{i}].scopes", "must include 'openid'"))
         for param in sorted(set(provider["auth_params"]) & RESERVED_AUTH_PARAMS):
@@ -182,13 +226,21 @@ def cross_checks(data: dict[str, Any]) -> tuple[list[ConfigError], Policy | None
         if alg.startswith("HS") and not provider.get("client_secret"):
             errors.append(ConfigError(f"providers[{i}].id_token_signed_response_alg",
                                       "HMAC algorithms need client_secret"))
+        method = provider["token_auth"]
+        if not provider.get("client_secret"):
+            errors.append(ConfigError(
+                f"providers[{i}].client_secret",
+                f"is required with token_auth: {method}: without it the provider refuses "
+                "every code exchange (invalid_client) and no one can sign in; give "
+                "client_secret or client_secret_file"))
     errors += profile_checks(data)
     errors += app_header_checks(data)
     errors += emergency_checks(data)
+    errors += cookie_checks(data)
     for where in ("server.trusted_proxies", "admin.allow_from", "metrics.allow_from"):
         section, key = where.split(".")
         try:
-            parse_networks(data[section][key])
+            parse_networks([n for n in data[section][key] if isinstance(n, str)])
         except ValueError as exc:
             errors.append(ConfigError(where, str(exc)))
     try:
@@ -196,8 +248,14 @@ def cross_checks(data: dict[str, Any]) -> tuple[list[ConfigError], Policy | None
     except PolicyError as exc:
         errors += [ConfigError(path, message) for path, message in exc.errors]
     errors += [ConfigError(path, message) for path, message in
-               validate_templates(data["templates"], [a["id"] for a in data["apps"]])]
+               validate_templates(data["templates"], app_ids)]
     return errors, policy, routing
+
+
+def near(given: str, known: set[str]) -> str:
+    """``; did you mean 'corp'?`` for a reference close to a known name."""
+    found = difflib.get_close_matches(given, sorted(known), n=1, cutoff=0.6)
+    return f"; did you mean {found[0]!r}?" if found else ""
 
 
 def profile_header(name: str, settings: dict[str, Any]) -> str:
@@ -228,7 +286,7 @@ def app_header_checks(data: dict[str, Any]) -> list[ConfigError]:
     taken = {h.lower() for h in identity_header_names(data["headers"]).values()} | {
         profile_header(n, s).lower() for n, s in data["profile"].items()}
     errors = []
-    for i, app in enumerate(data["apps"]):
+    for i, app in entries(data["apps"]):
         for header, attribute in app["headers"].items():
             path = f"apps[{i}].headers.{header}"
             if attribute not in known:
@@ -262,6 +320,91 @@ def emergency_checks(data: dict[str, Any]) -> list[ConfigError]:
     return errors
 
 
+def cookie_checks(data: dict[str, Any]) -> list[ConfigError]:
+    """The session cookie must reach every app host that signs in, or the browser loops.
+
+    The cookie is set where the sign-in ends: on ``server.public_url``'s host, else on the
+    app's own host. Without ``session.domain`` it goes back to that host only; with it, to
+    the domain and its subdomains, and a browser refuses it from a host outside the domain.
+    """
+    domain_text = data["session"].get("domain")
+    domain = host_name(domain_text.strip().lstrip(".")) if domain_text else None
+    if domain_text and domain is None:
+        return [ConfigError("session.domain", f"{domain_text!r} is not a domain name")]
+    public = data["server"].get("public_url")
+    public_host = host_name(urlsplit(public).hostname or "") if public else None
+    hosts = [(f"apps[{i}].hosts[{j}]", name) for i, app in entries(data["apps"])
+             if app.get("sso", True) is True for j, host in enumerate(app.get("hosts") or [])
+             if (name := host_name(host)) is not None]
+    everyone = [public_host] if public_host else []
+    everyone += [name for _, name in hosts]
+    parent = common_parent(everyone)
+    widen = (f"set session.domain: {parent}, the parent of every app host" if parent else
+             "put the gateway and the apps under one parent domain and set session.domain "
+             "to it")
+    errors = []
+    if domain:
+        if public_host and not within(public_host, domain):
+            errors.append(ConfigError("server.public_url", (
+                f"host {public_host!r} is outside session.domain {domain!r}: browsers refuse "
+                f"a cookie for {domain} from {public_host}, so every sign-in would start "
+                f"over; serve the gateway under {domain} (e.g. sso.{domain}) or {widen}")))
+        for path, host in hosts:
+            if not within(host, domain):
+                errors.append(ConfigError(path, (
+                    f"{host!r} is outside session.domain {domain!r}: the session cookie "
+                    f"never reaches it, so the browser would loop between the app and "
+                    f"sign-in; {widen}")))
+    elif public_host:
+        others = sorted({host for _, host in hosts if host != public_host})
+        if others:
+            errors.append(ConfigError("server.public_url", (
+                f"sign-in ends on {public_host}, and without session.domain the session "
+                f"cookie goes back to {public_host} only: {', '.join(others)} would never "
+                f"receive it and the browser would loop between the app and sign-in; "
+                f"{widen}, or remove server.public_url so each app host signs in itself")))
+    return errors
+
+
+def host_name(text: Any) -> str | None:
+    """A host (or ``*.`` pattern) in canonical form, or None when it is not one."""
+    try:
+        return canonical_pattern(text)
+    except ValueError:
+        return None
+
+
+def within(host: str, domain: str) -> bool:
+    """Whether a cookie with ``Domain=<domain>`` is sent to ``host`` (or, for ``*.x``, to
+    every host it names)."""
+    if is_address(host) or is_address(domain):
+        return host == domain
+    name = host.removeprefix("*.")
+    return name == domain or name.endswith("." + domain)
+
+
+def is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def common_parent(hosts: list[str]) -> str | None:
+    """The longest domain (two labels or more) every host is under: a ``session.domain``
+    that would reach them all; None when they share none."""
+    if not hosts or any(is_address(h) for h in hosts):
+        return None
+    labels = [h.removeprefix("*.").split(".")[::-1] for h in hosts]
+    shared: list[str] = []
+    for column in zip(*labels, strict=False):
+        if len(set(column)) != 1:
+            break
+        shared.append(column[0])
+    return ".".join(shared[::-1]) if len(shared) >= 2 else None
+
+
 def reserved_paths(prefix: str) -> set[str]:
     return {f"{prefix}/{name}" for name in (
         "auth", "login", "callback", "logout", "logged-out", "healthz", "readyz", "metrics",
@@ -289,25 +432,41 @@ GUESSABLE = frozenset({"emergency", "backdoor", "admin", "login", "break-glass",
                        "rescue", "sos", "local", "bypass"})
 
 
-def duplicates(section: str, ids: list[str]) -> list[ConfigError]:
+def duplicates(section: str, ids: list[tuple[int, Any]]) -> list[ConfigError]:
     seen: set[str] = set()
     errors = []
-    for i, value in enumerate(ids):
+    for i, value in ids:
+        if not isinstance(value, str):
+            continue
         if value in seen:
             errors.append(ConfigError(f"{section}[{i}].id", f"duplicate id {value!r}"))
         seen.add(value)
     return errors
 
 
+def covered(path: str, reported: set[str]) -> bool:
+    """Whether ``path`` is, or lies under, a path already reported."""
+    return any(path == r or path.startswith((r + ".", r + "[")) for r in reported)
+
+
+def above(path: str, removed: set[str]) -> bool:
+    """Whether ``path`` is a parent of a removed value."""
+    return any(r.startswith((path + ".", path + "[")) for r in removed)
+
+
 def validate(data: Any) -> tuple[Validated | None, list[ConfigError]]:
     """Validate resolved data; return (what was built, []) or (None, every error). Changes
     nothing: the data is copied before defaults are filled in."""
-    errors = schema_errors(data)
-    if errors:
+    problems = schema_problems(data)
+    errors = [ConfigError(path, message) for err in problems for path, message in phrase(err)]
+    checked, removed = well_typed(data, problems) if problems else (data, set())
+    if checked is None:
         return None, errors
-    full = fill_defaults(data, config_schema())
+    full = fill_defaults(checked, config_schema())
     normalise(full)
-    errors, policy, routing = cross_checks(full)
+    more, policy, routing = cross_checks(full)
+    reported = {e.path for e in errors}
+    errors += [e for e in more if not covered(e.path, reported) and not above(e.path, removed)]
     if errors or policy is None or routing is None:
-        return None, errors
+        return None, list(dict.fromkeys(errors))
     return Validated(full, policy, routing), []

@@ -6,6 +6,14 @@ validated completely — an invalid version can never become active. Versions ke
 written (``${ENV}`` references and ``*_file`` keys unresolved), so secrets given that way never
 reach the store and each instance resolves them from its own environment.
 
+The file at start (:meth:`ConfigVersions.sync_file`): a file whose content was never a version
+becomes the active version — editing the YAML and restarting applies it — while a file whose
+content was a version once and has been replaced since (through the API, the CLI or a
+rollback) is left alone, so a later change made elsewhere is never undone by a restart, and
+several instances starting with an old and a new copy of the file cannot flip-flop. Comparing
+by content (not by modification time) also keeps a reformatted or re-deployed identical file
+from making a version.
+
 Concurrency: version numbers are claimed with ``kv_add`` (one writer wins), and a writer that
 names the version it started from (``expected``) gets :class:`VersionConflict` when another
 change landed first (HTTP 412).
@@ -47,6 +55,25 @@ class Version:
     def meta(self) -> dict[str, Any]:
         return {"number": self.number, "author": self.author, "time": self.time,
                 "comment": self.comment, "changes": len(self.diff)}
+
+
+@dataclass(frozen=True)
+class FileState:
+    """How the configuration file stands against the store's versions.
+
+    ``status``: ``empty`` (no version yet: the file seeds version 1), ``active`` (the file is
+    the active version), ``new`` (its content was never a version: applied at start) or
+    ``superseded`` (it was version ``match``; the later ``active`` stays in force).
+    """
+
+    status: str
+    active: int | None = None
+    match: int | None = None
+
+
+def canonical(data: Any) -> str:
+    """One spelling per content: key order and YAML-only types do not count."""
+    return json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
 
 
 def diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
@@ -121,6 +148,41 @@ class ConfigVersions:
         if old is None:
             raise KeyError(number)
         return self.propose(old.data, author=author, comment=f"rollback to version {number}")
+
+    def file_state(self, data: Mapping[str, Any]) -> FileState:
+        """Compare the file's data with the active version and the history (reads only)."""
+        active = self.active()
+        if active is None:
+            return FileState("empty")
+        mine = canonical(data)
+        if canonical(active.data) == mine:
+            return FileState("active", active.number, active.number)
+        match = None
+        for _, raw in self.store.kv_items(NAMESPACE, "v:"):
+            version = json.loads(raw)
+            if canonical(version["data"]) == mine:
+                match = version["number"]
+        return FileState("superseded" if match else "new", active.number, match)
+
+    def sync_file(self, data: Mapping[str, Any], name: str
+                  ) -> tuple[FileState, Version | None]:
+        """At start: seed version 1 from the file, or make a file whose content was never a
+        version the active one. Returns the state found and the version made, if any."""
+        for _ in range(5):  # other instances may be starting at the same moment
+            state = self.file_state(data)
+            if state.status not in ("empty", "new"):
+                return state, None
+            try:
+                if state.status == "empty":
+                    made = self.seed(data)
+                else:
+                    made = self.propose(data, author="file", expected=state.active,
+                                        comment=f"applied from {name}: the file changed")
+            except VersionConflict:
+                made = None
+            if made is not None:
+                return state, made
+        return self.file_state(data), None
 
     def seed(self, data: Mapping[str, Any], author: str = "file") -> Version | None:
         """Version 1 from the YAML file, when the store has no configuration yet."""

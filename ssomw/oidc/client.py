@@ -3,7 +3,8 @@
 ``start_login`` builds the authorization request (state, nonce, PKCE S256, the provider's extra
 parameters); ``finish_login`` exchanges the code once, validates the ID token before anything
 else is trusted, then calls userinfo and insists its ``sub`` matches. A failure at any step
-raises SignInError with an error code for the error page, and nothing after it runs.
+raises SignInError with an error code for the error page, and nothing after it runs; a token
+endpoint that refuses the gateway's own credentials is ``PROVIDER_MISCONFIGURED``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from ssomw.oidc.provider import Provider, ProviderUnavailable
 from ssomw.oidc.tokens import check_acr, check_auth_time, validate_id_token
 
 LEVEL_ERRORS = frozenset({"acr_not_satisfied", "auth_time_missing", "auth_too_old"})
+# Token endpoint errors (RFC 6749 §5.2) that mean our registration or credentials are wrong,
+# not that the response was tampered with: the user is told the gateway is misconfigured.
+CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
 
 
 class SignInError(Exception):
@@ -97,7 +101,14 @@ def finish_login(provider: Provider, code: str, redirect_uri: str, nonce: str,
         raise SignInError("PROVIDER_UNAVAILABLE", str(exc)) from exc
     except requests.RequestException as exc:
         raise SignInError("PROVIDER_UNAVAILABLE", f"token endpoint: {type(exc).__name__}") from exc
-    except (OAuthError, ValueError) as exc:
+    except OAuthError as exc:
+        if exc.error in CLIENT_ERRORS:
+            raise SignInError("PROVIDER_MISCONFIGURED", (
+                f"token endpoint refused the gateway's client ({exc.error}): check the "
+                f"provider's client_id, client_secret and token_auth "
+                f"({provider.settings['token_auth']}) against its registration")) from exc
+        raise SignInError("INVALID_RESPONSE", f"token endpoint refused the code: {exc}") from exc
+    except ValueError as exc:
         raise SignInError("INVALID_RESPONSE", f"token endpoint refused the code: {exc}") from exc
     id_token = token.get("id_token")
     if not isinstance(id_token, str):

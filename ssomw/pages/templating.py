@@ -52,6 +52,7 @@ none was given), ``action`` (form target), ``user`` (who is signed in), ``cancel
 
 from __future__ import annotations
 
+import difflib
 import logging
 import traceback
 from collections.abc import Iterator, Mapping
@@ -74,8 +75,8 @@ PAGE_FILES = {
 }
 ERROR_CODES = (
     "DOMAIN_NOT_ALLOWED", "USER_NOT_ALLOWED", "PROVIDER_UNAVAILABLE", "INVALID_RESPONSE",
-    "SESSION_EXPIRED", "ACCESS_DENIED", "AUTH_LEVEL_NOT_MET", "SERVICE_UNAVAILABLE",
-    "BAD_REQUEST", "NOT_FOUND", "INTERNAL_ERROR",
+    "PROVIDER_MISCONFIGURED", "SESSION_EXPIRED", "ACCESS_DENIED", "AUTH_LEVEL_NOT_MET",
+    "SERVICE_UNAVAILABLE", "BAD_REQUEST", "NOT_FOUND", "INTERNAL_ERROR",
 )
 MAX_TEMPLATE = 256 * 1024
 SAFE_GLOBALS = ("range", "dict", "cycler", "joiner", "namespace")  # not lipsum (unbounded)
@@ -344,7 +345,10 @@ def validate_templates(section: Mapping[str, Any] | None,
     for lang, texts in (section.get("messages") or {}).items():
         for key in texts or {}:
             if key not in known:
-                errors.append((f"templates.messages.{lang}.{key}", "unknown message key"))
+                near = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
+                errors.append((f"templates.messages.{lang}.{key}", f"unknown message key{hint} "
+                               "(the keys are those of ssomw/pages/i18n/en.json)"))
     if app_ids is not None:
         for app_id in section.get("apps") or {}:
             if app_id not in app_ids:

@@ -47,7 +47,8 @@ AUTH_OUTCOMES = ("allow", "bypass", "passthrough", "unauthenticated", "forbidden
                  "unavailable", OTHER)
 #: Success, or the error code the user was shown (lower case).
 SIGN_IN_OUTCOMES = ("success", "session_expired", "access_denied", "invalid_response",
-                    "provider_unavailable", "auth_level_not_met", "domain_not_allowed", OTHER)
+                    "provider_unavailable", "provider_misconfigured", "auth_level_not_met",
+                    "domain_not_allowed", OTHER)
 LOGOUT_KINDS = ("rp", "backchannel", "frontchannel", "admin", "timeout", OTHER)
 LDAP_SYNC_OUTCOMES = ("success", "partial", "failed", "skipped", OTHER)
 EMERGENCY_OUTCOMES = ("success", "failure", "throttled", OTHER)

@@ -64,6 +64,31 @@ def test_token_for_config_prints_an_entry(setup):
     run(token, "create", "--name", "x", "--scopes", "nope", "-c", str(path), code=2)
 
 
+def test_import_diff_is_one_line_per_changed_path_without_secrets(setup, tmp_path: Path):
+    """Issue 16.10: no truncated JSON; an inserted app is an addition, not every app changed;
+    a changed secret shows that it changed, never its value."""
+    gw, path = setup
+    raw = yaml.safe_load(path.read_text())
+    raw["apps"].insert(0, {"id": "new", "hosts": ["new.example.com"]})
+    raw["apps"][1]["rules"][1]["policy"] = "deny"
+    raw["apps"][1]["rules"][1].pop("groups")
+    raw["providers"][0]["client_secret"] = "rotated-client-secret-value"
+    raw["session"]["secure"] = True
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(raw))
+    lines = run(config, "import", "-c", str(path), str(edited), "--dry-run").output.splitlines()
+    assert lines == [
+        "+ apps[0].hosts: ['new.example.com']",
+        "+ apps[0].id: 'new'",
+        "- apps[1].rules[1].groups",
+        "~ apps[1].rules[1].policy: 'authenticated' -> 'deny'",
+        "~ providers[0].client_secret: *** -> ***",
+        "~ session.secure: false -> true",
+        "dry run: valid; 6 change(s) against version 1",
+    ]
+    assert "rotated" not in "\n".join(lines) and "idp-client-secret" not in "\n".join(lines)
+
+
 def test_export_import_rollback_versions(setup, tmp_path: Path):
     gw, path = setup
     out = tmp_path / "backup.json"
@@ -75,7 +100,7 @@ def test_export_import_rollback_versions(setup, tmp_path: Path):
     doc["config"]["apps"][0]["sso"] = False
     out.write_text(json.dumps(doc))
     dry = run(config, "import", "-c", str(path), str(out), "--dry-run").output
-    assert "~ apps:" in dry and "dry run: valid; 1 change(s)" in dry
+    assert "+ apps[0].sso: false" in dry and "dry run: valid; 1 change(s)" in dry
     assert gw.etag() == '"1"'
     applied = run(config, "import", "-c", str(path), str(out)).output
     assert "version 2 is active" in applied

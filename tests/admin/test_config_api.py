@@ -102,6 +102,33 @@ def test_invalid_config_lists_every_error_and_changes_nothing(gw: Gw):
     assert gw.etag() == '"1"' and len(gw.api("GET", "/config/versions").json["versions"]) == 1
 
 
+def test_put_answers_every_kind_of_error_at_once(gw: Gw):
+    """Issue 16.13: a bad regex, an unknown key, a wrong type and an unknown provider."""
+    body = gw.api("GET", "/config").json
+    body["session"]["idle_timout"] = "30m"
+    body["session"]["secure"] = "yes"
+    body["apps"][0]["rules"][0]["paths"] = ["(["]
+    body["apps"][1]["providers"] = ["nope"]
+    response = put(gw, body)
+    assert response.status_code == 422
+    assert [e["path"] for e in response.json["errors"]] == [
+        "apps[0].rules[0].paths[0]", "apps[1].providers[0]", "session.idle_timout",
+        "session.secure"], response.json
+    assert gw.etag() == '"1"'
+
+
+def test_import_of_a_provider_without_its_secret_is_422(gw: Gw):
+    """Issue 16.4: the sign-in would fail at the token endpoint; refuse it here."""
+    doc = gw.api("GET", "/config/export").json
+    doc["config"]["providers"].append({"id": "new", "issuer": "https://new.example.com",
+                                      "client_id": "c", "token_auth": "client_secret_post"})
+    response = gw.api("POST", "/config/import", json=doc)
+    assert response.status_code == 422
+    [error] = response.json["errors"]
+    assert error["path"] == "providers[2].client_secret"
+    assert "is required with token_auth: client_secret_post" in error["message"]
+
+
 @pytest.mark.parametrize("body", [
     pytest.param([1, 2], id="array"), pytest.param("text", id="string"),
     pytest.param({"apps": "x"}, id="partial-wrong-type"),

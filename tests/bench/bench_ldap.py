@@ -87,7 +87,8 @@ def pipeline(slapd: Slapd, store: SqliteStore):
     ldap = directory_settings(slapd)
     config = from_text(yaml.safe_dump({
         "session": {"secret_keys": ["k" * 40]},
-        "providers": [{"id": "p", "issuer": "https://idp.example.com", "client_id": "c"}],
+        "providers": [{"id": "p", "issuer": "https://idp.example.com", "client_id": "c",
+                       "client_secret": "s"}],
         "apps": [{"id": "a", "hosts": ["a.example.com"]}],
         "directory": {"ldap": ldap},
     }))

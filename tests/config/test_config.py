@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 KEY = "k" * 40
 BASE: dict[str, Any] = {
     "session": {"secret_keys": [KEY]},
-    "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "c"}],
+    "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "c",
+                   "client_secret": "c-secret"}],
     "apps": [{"id": "a", "hosts": ["a.example.com"]}],
 }
 CASES = yaml.safe_load((REPO / "tests/data/config_errors.yaml").read_text())
@@ -38,6 +39,8 @@ def test_invalid_config_reports_every_error_with_its_path(case: dict[str, Any]):
         assert path in found, f"{path} missing from {found}"
         assert fragment in found[path]
     assert len(found) == len(case["errors"]), found
+    for spelling in case.get("absent", []):  # Python's spelling of a YAML value
+        assert not any(str(spelling) in message for message in found.values()), found
 
 
 def test_defaults_are_filled_and_durations_normalised():
@@ -56,7 +59,8 @@ def test_secrets_come_from_env_and_files(tmp_path: Path):
     (tmp_path / "keys").write_text(f"{'n' * 40}\n{'o' * 40}\n")
     data = merged({"session": {"secret_keys_file": "keys"}})
     del data["session"]["secret_keys"]
-    data["providers"] = [{**BASE["providers"][0], "client_secret_file": str(tmp_path / "secret"),
+    data["providers"] = [{"id": "idp", "issuer": "https://idp.example.com",
+                          "client_secret_file": str(tmp_path / "secret"),
                           "client_id": "${CLIENT_ID}"}]
     path = tmp_path / "ssomw.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -68,8 +72,8 @@ def test_secrets_come_from_env_and_files(tmp_path: Path):
 
 def test_missing_env_and_secret_file_are_reported_together(tmp_path: Path):
     data = merged({})
-    data["providers"] = [{**BASE["providers"][0], "client_id": "${NOPE}",
-                          "client_secret_file": str(tmp_path / "absent")}]
+    data["providers"] = [{"id": "idp", "issuer": "https://idp.example.com",
+                          "client_id": "${NOPE}", "client_secret_file": str(tmp_path / "absent")}]
     with pytest.raises(ConfigInvalid) as info:
         from_text(yaml.safe_dump(data), env={})
     paths = {e.path for e in info.value.errors}
@@ -118,8 +122,9 @@ def test_check_never_prints_a_url_password(tmp_path: Path, patch, field):
 
 def test_check_prints_registration_urls_without_credentials(tmp_path: Path):
     good = tmp_path / "good.yaml"
-    good.write_text(yaml.safe_dump(merged({"server": {
-        "public_url": "https://ops:check-pw-777@sso.example.com"}})))
+    good.write_text(yaml.safe_dump(merged({
+        "server": {"public_url": "https://ops:check-pw-777@sso.example.com"},
+        "session": {"domain": "example.com"}})))
     result = run_check("-c", str(good))
     assert result.returncode == 0, result.stderr
     assert "https://ops:***@sso.example.com/sso/callback" in result.stdout

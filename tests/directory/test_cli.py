@@ -15,7 +15,8 @@ from ssomw.store.sqlite import SqliteStore
 from tests.support.slapd import Slapd, directory_settings
 
 BASE = {"session": {"secret_keys": ["k" * 40]},
-        "providers": [{"id": "p", "issuer": "https://idp.example.com", "client_id": "c"}],
+        "providers": [{"id": "p", "issuer": "https://idp.example.com", "client_id": "c",
+                       "client_secret": "s"}],
         "apps": [{"id": "a", "hosts": ["a.example.com"]}]}
 
 

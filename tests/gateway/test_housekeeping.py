@@ -16,7 +16,8 @@ def runtime(tmp_path: Path) -> Runtime:
     return Runtime.build(from_text(yaml.safe_dump({
         "store": {"path": str(tmp_path / "s.db")},
         "session": {"secret_keys": ["k" * 40], "idle_timeout": 60, "max_lifetime": 3600},
-        "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "c"}],
+        "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "c",
+                       "client_secret": "s"}],
         "apps": [{"id": "a", "hosts": ["a.example.com"]}],
     })))
 

@@ -26,6 +26,7 @@ def stack(tmp_path: Path) -> tuple[Client, Runtime]:
         "store": {"path": str(tmp_path / "s.db")},
         "session": {"secret_keys": ["k" * 40], "secure": False},
         "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "gw",
+                       "client_secret": "s",
                        "logout": {"frontchannel": True}}],
         "apps": [{"id": "stack-wiki", "hosts": ["wiki.example.com"],
                   "rules": [{"paths": ["^/public/"], "policy": "bypass"},

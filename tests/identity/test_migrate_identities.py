@@ -16,9 +16,10 @@ from ssomw.identity.users import local_groups, set_local_groups
 CONFIG = {
     "session": {"secret_keys": ["k" * 40]},
     "providers": [
-        {"id": "corp", "issuer": "https://corp.example.com", "client_id": "c",
+        {"id": "corp", "issuer": "https://corp.example.com", "client_id": "c", "client_secret": "s",
          "authoritative": ["username"]},
-        {"id": "social", "issuer": "https://social.example.com", "client_id": "c"}],
+        {"id": "social", "issuer": "https://social.example.com", "client_id": "c",
+         "client_secret": "s"}],
     "routing": {"default": "corp"},
     "apps": [{"id": "a", "hosts": ["a.example.com"]}],
 }

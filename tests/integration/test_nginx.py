@@ -20,7 +20,8 @@ from tests.support.tls import self_signed
 
 REPO = Path(__file__).resolve().parents[2]
 MINIMAL = {"session": {"secret_keys": ["k" * 40]},
-           "providers": [{"id": "p", "issuer": "https://idp.example.com", "client_id": "c"}],
+           "providers": [{"id": "p", "issuer": "https://idp.example.com", "client_id": "c",
+                          "client_secret": "s"}],
            "apps": [{"id": "a", "hosts": ["a.example.com"]}]}
 EXAMPLE_ENV = {"SSOMW_SESSION_KEY": "k" * 40, "SSOMW_CORP_SECRET": "x"}
 

@@ -124,8 +124,14 @@ def test_choose_page_takes_legacy_tuples_and_dicts(make_pages):
                  [("templates.logout", "file must be an absolute path, not 'relative.html'")],
                  id="relative-file"),
     pytest.param({"messages": {"de": {"DOMAIN_NOT_ALOWED": "x", "NOT_FOUND": "y"}}},
-                 [("templates.messages.de.DOMAIN_NOT_ALOWED", "unknown message key")],
+                 [("templates.messages.de.DOMAIN_NOT_ALOWED", "unknown message key; did you "
+                   "mean 'DOMAIN_NOT_ALLOWED'? (the keys are those of "
+                   "ssomw/pages/i18n/en.json)")],
                  id="message-key-typo"),
+    pytest.param({"messages": {"en": {"COLOUR": "x"}}},
+                 [("templates.messages.en.COLOUR", "unknown message key (the keys are those "
+                   "of ssomw/pages/i18n/en.json)")],
+                 id="english-override-cannot-invent-a-key"),
     pytest.param({"apps": {"intranat": {"error": {"inline": "x"}}}},
                  [("templates.apps.intranat", "unknown app 'intranat'")], id="unknown-app"),
     pytest.param({page: {"inline": "{% extends 'base.html' %}"} for page in PAGE_FILES}, [],

@@ -36,7 +36,8 @@ def runtime(tmp_path: Path) -> Runtime:
     config = from_text(yaml.safe_dump({
         "store": {"path": str(tmp_path / "s.db")},
         "session": {"secret_keys": [SESSION_KEY], "secure": False},
-        "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "gw"}],
+        "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "gw",
+                       "client_secret": "s"}],
         "apps": [{"id": "intranet", "name": "Intranet", "hosts": [HOST]},
                  {"id": "wiki", "hosts": [HOST], "path_prefix": "/wiki"}],
     }))

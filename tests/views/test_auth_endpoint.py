@@ -16,8 +16,10 @@ from ssomw.views.auth import AuthEndpoint
 CONFIG = {
     "server": {"trusted_proxies": ["127.0.0.1/32"]},
     "session": {"secret_keys": ["k" * 40], "secure": False},
-    "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "c"},
-                  {"id": "other", "issuer": "https://other.example.com", "client_id": "c"}],
+    "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "c",
+                   "client_secret": "s"},
+                  {"id": "other", "issuer": "https://other.example.com", "client_id": "c",
+                   "client_secret": "s"}],
     "routing": {"default": "idp"},
     "apps": [
         {"id": "wiki", "hosts": ["wiki.example.com"], "headers": {"X-Wiki-Mail": "email"},

@@ -40,6 +40,7 @@ class FakeIdp(BaseAdapter):
         self.userinfo: dict[str, Any] = {"sub": "u-1", "email": "ann@example.com",
                                          "groups": ["staff"], "preferred_username": "ann"}
         self.token_status = 200
+        self.token_error = "invalid_grant"
         self.down = False
 
     def send(self, request, **kwargs):  # noqa: ANN001 - requests' adapter signature
@@ -56,7 +57,7 @@ class FakeIdp(BaseAdapter):
             return self.reply(request, 200, {"keys": [KEY.as_dict(private=False)]})
         if path == "/token":
             if self.token_status != 200:
-                return self.reply(request, self.token_status, {"error": "invalid_grant"})
+                return self.reply(request, self.token_status, {"error": self.token_error})
             now = int(time.time())
             claims = {"iss": ISSUER, "sub": "u-1", "aud": "gw", "iat": now, "exp": now + 300,
                       "nonce": self.nonce, "sid": "idp-sid", **self.claims}
@@ -179,6 +180,28 @@ def test_token_endpoint_refusal_is_an_error_page(gateway, idp):
     assert runtime.store.all_sessions() == []
 
 
+@pytest.mark.parametrize(("error", "lang", "says"), [
+    pytest.param("invalid_client", "en", "The sign-in gateway is not set up correctly",
+                 id="invalid_client-en"),
+    pytest.param("invalid_client", "de", "nicht richtig eingerichtet", id="invalid_client-de"),
+    pytest.param("unauthorized_client", "en", "not set up correctly", id="unauthorized_client"),
+])
+def test_refused_client_credentials_say_the_gateway_is_misconfigured(gateway, idp, error,
+                                                                      lang, says):
+    """Issue 16.4: a wrong or missing client secret is no sign of tampering."""
+    client, runtime = gateway
+    state = start(client, idp)
+    idp.token_status, idp.token_error = 401, error
+    response = client.get(f"/sso/callback?code=c&state={state}",
+                          base_url="http://app.example.com",
+                          headers={"Accept-Language": lang})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 502
+    assert "PROVIDER_MISCONFIGURED" in page and says in page
+    assert "verified" not in page and "überprüft" not in page
+    assert runtime.store.all_sessions() == [] and "/me" not in idp.calls
+
+
 @pytest.mark.parametrize("state", ["", "forged", "x" * 500])
 def test_unknown_state_never_reaches_the_token_endpoint(gateway, idp, state):
     client, runtime = gateway
@@ -218,7 +241,7 @@ def test_logout_redirect_option_replaces_the_logout_page(tmp_path: Path, idp: Fa
     config = from_text(yaml.safe_dump({
         "store": {"path": str(tmp_path / "s.db")},
         "session": {"secret_keys": ["k" * 40], "secure": False},
-        "providers": [{"id": "idp", "issuer": ISSUER, "client_id": "gw"}],
+        "providers": [{"id": "idp", "issuer": ISSUER, "client_id": "gw", "client_secret": "s"}],
         "apps": [{"id": "app", "hosts": ["app.example.com"]}],
         "templates": {"logout_redirect": "https://app.example.com/goodbye"},
     }))

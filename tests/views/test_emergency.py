@@ -30,7 +30,8 @@ def build(tmp_path: Path, throttle: dict) -> tuple[Client, Runtime]:
     config = from_text(yaml.safe_dump({
         "store": {"path": str(tmp_path / "s.db")},
         "session": {"secret_keys": ["k" * 40], "secure": False},
-        "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "gw"}],
+        "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "gw",
+                       "client_secret": "s"}],
         "apps": [{"id": "app", "hosts": ["app.example.com"]}],
         "emergency": {"enabled": True, "path": PATH, "allowed_groups": ["sso-admins"],
                       "credentials": "local", "throttle": throttle,

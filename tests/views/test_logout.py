@@ -29,9 +29,10 @@ def gw(tmp_path: Path) -> tuple[Client, Runtime]:
         "store": {"path": str(tmp_path / "s.db")},
         "session": {"secret_keys": [NEW_KEY, OLD_KEY], "secure": False},
         "providers": [
-            {"id": "idp", "issuer": ISSUER, "client_id": "gw",
+            {"id": "idp", "issuer": ISSUER, "client_id": "gw", "client_secret": "s",
              "logout": {"rp_initiated": False, "frontchannel": True}},
             {"id": "other", "issuer": "https://other.example.com", "client_id": "gw",
+             "client_secret": "s",
              "logout": {"rp_initiated": False, "frontchannel": True}}],
         "apps": [{"id": "app", "hosts": ["app.example.com"]}],
     }))

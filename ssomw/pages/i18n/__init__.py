@@ -89,10 +89,11 @@ class Messages:
                  overrides: Mapping[str, Mapping[str, str]] | None = None):
         self.tables: dict[str, dict[str, str]] = {k.lower(): dict(v) for k, v in catalogs.items()}
         self.spelling: dict[str, str] = {k.lower(): k for k in catalogs}
+        # The shipped English keys: an override (even under ``en``) cannot invent one.
+        self.keys = frozenset(self.tables.get(DEFAULT_LANGUAGE, {}))
         for lang, texts in (overrides or {}).items():
             self.tables.setdefault(lang.lower(), {}).update(texts)
             self.spelling.setdefault(lang.lower(), lang)
-        self.keys = frozenset(self.tables.get(DEFAULT_LANGUAGE, {}))
 
     @property
     def languages(self) -> list[str]:
