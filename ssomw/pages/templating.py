@@ -41,7 +41,8 @@ Variables (every page):
 Per page: ``error``/``forbidden``: ``code`` (e.g. ``USER_NOT_ALLOWED``), ``message`` (the
 translated text for the code), ``status`` (HTTP status), ``logout_csrf`` (the token a ``POST
 <prefix>/logout`` form must carry as ``csrf`` to sign out; empty without a session),
-``user`` (who is signed in; empty for an anonymous visitor), ``start`` (the href of "back to
+``user`` (who is signed in; empty when not said), ``anonymous`` (true when the visitor is
+known not to be signed in), ``start`` (the href of "back to
 the start page"; empty when that page would be refused too), ``switch_rd`` (the ``rd`` that
 "sign in as someone else" posts with the sign-out: a sign-in for the app; empty when another
 account would not help).
@@ -275,6 +276,7 @@ class Pages:
         if page in ("error", "forbidden"):
             values.setdefault("logout_csrf", "")
             values.setdefault("user", "")
+            values.setdefault("anonymous", False)
             values.setdefault("start", "/")
             values.setdefault("switch_rd", "")
             values.setdefault("status", 403 if page == "forbidden" else 500)

@@ -68,7 +68,8 @@ def error_page(code: str, status: int, **context: Any) -> tuple[str, int, dict[s
         switch_rd = f"{rt.prefix}/login" if record else ""  # sign out, then in afresh
         token, headers = signout_headers(rt, record, switch_rd)
         return render_page("forbidden", code=code, status=status, logout_csrf=token,
-                           user=record.user if record else "", switch_rd=switch_rd,
+                           user=record.user if record else "", anonymous=record is None,
+                           switch_rd=switch_rd,
                            **context), status, headers
     return render_page("error", code=code, status=status, **context), status, {}
 

@@ -54,8 +54,10 @@ def forbidden() -> tuple[str, int, dict[str, str]]:
     refusal = why_refused(rt, request.headers.get("X-Original-URL", ""), request.host,
                           record, request.remote_addr or "")
     csrf, headers = signout_headers(rt, record, refusal.switch_rd)
+    # The name only where an app is known: a host outside the config is told nothing more.
     html = render_page("forbidden", app_id=refusal.app_id, code=refusal.code, status=403,
-                       user=record.user if record else "", start=refusal.start,
+                       user=record.user if record and refusal.app_id else "",
+                       anonymous=record is None, start=refusal.start,
                        switch_rd=refusal.switch_rd, logout_csrf=csrf)
     return html, 403, headers
 

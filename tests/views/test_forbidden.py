@@ -62,6 +62,9 @@ def test_forbidden_page(gw, case):
         expect["start"]
     form = found(r'(<form class="inline" method="post" action="/sso/logout">.*?</form>)', text)
     assert (found(r'name="rd" value="([^"]*)"', form) if form else None) == expect["switch"]
-    who = "You are signed in as ann." if "groups" in case else "You are not signed in."
-    assert who in text
+    said = {"ann": "You are signed in as ann.", "anonymous": "You are not signed in."}
+    for who, sentence in said.items():
+        assert (sentence in text) == (expect["who"] == who), sentence
+    if expect["who"] is None:
+        assert "ann" not in text
     assert "You are signed in, but" not in text
