@@ -137,6 +137,8 @@ class Printed:
         self.emergency_url = found[0] if found else ""
         found = re.search(r"^\s+(\S*ssomw groups show alice -c \S+)$", output, re.MULTILINE)
         self.groups_command = shlex.split(found[1]) if found else []
+        found = re.search(r"^\s+(\S*ssomw groups add bob \S+ -c \S+)$", output, re.MULTILINE)
+        self.let_bob_in = shlex.split(found[1]) if found else []
         self.ports = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", output)} | {port}
 
 
@@ -180,6 +182,12 @@ def check_bob(printed: Printed) -> None:
         denied = sign_in(bob, printed.urls["app-b"], "bob", printed.passwords["bob"])
         assert denied.status_code == 403, denied.trail
         assert "Example Corp" in denied.text and "help@example.com" in denied.text
+        let_in = subprocess.run(printed.let_bob_in, capture_output=True, text=True, timeout=30)
+        assert let_in.returncode == 0 and "1 live session(s) updated" in let_in.stdout, let_in
+        deadline = time.monotonic() + 1.0  # in force at nginx within 1 s, no new sign-in
+        while bob.get(printed.urls["app-b"], timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, "bob is still refused at B"
+            time.sleep(0.05)
 
 
 def provider_links(page: str) -> dict[str, str]:
@@ -283,7 +291,7 @@ def test_demo_shows_the_product_and_stops_cleanly(demo: DemoProcess, demo_port: 
     print(f"demo ready after {time.monotonic() - started:.1f} s")
     assert all(url in printed.output for url in printed.urls.values())
     assert set(printed.passwords) == {"alice", "bob", "carol", "admin"}
-    assert printed.emergency_url and printed.groups_command
+    assert printed.emergency_url and printed.groups_command and printed.let_bob_in
     assert len(printed.discovery) == 2
     issuers = {requests.get(url, timeout=5).json()["issuer"] for url in printed.discovery}
     assert len(issuers) == 2
