@@ -14,7 +14,7 @@ from ssomw.admin.http import answer, author, can, json_body, needs
 from ssomw.admin.jobs import start_sync, sync_status
 from ssomw.admin.service import AdminError
 from ssomw.config import ConfigError
-from ssomw.identity.users import load_user, local_groups, set_local_groups
+from ssomw.identity.users import load_user, local_groups
 from ssomw.telemetry import audit, metrics
 from ssomw.views.common import runtime
 
@@ -85,10 +85,13 @@ def put_groups(user: str) -> Response:
                          [ConfigError("groups", f"must be a list of at most {MAX_GROUPS} non-empty "
                                            "names (up to 256 characters each)")])
     rt = runtime()
-    result = set_local_groups(rt.store, user, names)
-    audit.record(rt.store, "local_groups_changed", author=author(), user=user, groups=result)
-    return answer({"user": user, "local": result,
-                   "effective": "at the user's next sign-in or directory sync"})
+    result = rt.identities.assign_local(user, names)
+    audit.record(rt.store, "local_groups_changed", author=author(), user=user,
+                 groups=result.local)
+    return answer({"user": user, "local": result.local, "groups": result.groups,
+                   "sessions": result.sessions,
+                   "effective": "now" if result.groups is not None or result.sessions
+                   else "at the user's first sign-in"})
 
 
 # --- directory, explain, audit ---------------------------------------------------------------

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 import click
 
 from ssomw.cli.common import CONFIG_OPTION, config_and_store
-from ssomw.identity.users import load_user, local_groups, migrate_identities, set_local_groups
+from ssomw.identity.users import Identities, load_user, local_groups, migrate_identities
+from ssomw.store.base import StoreUnavailable
 
 
 @click.group()
@@ -36,10 +40,7 @@ def groups_show(config_file: str | None, user: str) -> None:
 @click.argument("names", nargs=-1)
 def groups_set(config_file: str | None, user: str, names: tuple[str, ...]) -> None:
     """Replace the user's local groups (none given: remove them all)."""
-    _, store = config_and_store(config_file)
-    result = set_local_groups(store, user, names)
-    click.echo(f"{user}: local groups: {', '.join(result) or 'none'}")
-    click.echo("in force at the user's next sign-in or directory sync")
+    assign(config_file, user, lambda current: list(names))
 
 
 @groups.command("add")
@@ -48,10 +49,7 @@ def groups_set(config_file: str | None, user: str, names: tuple[str, ...]) -> No
 @click.argument("names", nargs=-1, required=True)
 def groups_add(config_file: str | None, user: str, names: tuple[str, ...]) -> None:
     """Add local groups to the user."""
-    _, store = config_and_store(config_file)
-    current = local_groups(store, user)
-    result = set_local_groups(store, user, [*current, *names])
-    click.echo(f"{user}: local groups: {', '.join(result)}")
+    assign(config_file, user, lambda current: [*current, *names])
 
 
 @groups.command("remove")
@@ -60,10 +58,29 @@ def groups_add(config_file: str | None, user: str, names: tuple[str, ...]) -> No
 @click.argument("names", nargs=-1, required=True)
 def groups_remove(config_file: str | None, user: str, names: tuple[str, ...]) -> None:
     """Remove local groups from the user."""
-    _, store = config_and_store(config_file)
-    result = set_local_groups(store, user,
-                              [g for g in local_groups(store, user) if g not in names])
-    click.echo(f"{user}: local groups: {', '.join(result) or 'none'}")
+    assign(config_file, user, lambda current: [g for g in current if g not in names])
+
+
+def assign(config_file: str | None, user: str,
+           change: Callable[[list[str]], list[str]]) -> None:
+    """Change the user's local groups and put them in force in the live sessions at once."""
+    config, store = config_and_store(config_file)
+    identities = Identities(config.data, store)
+    try:
+        result = identities.assign_local(user, change(local_groups(store, user)))
+    except StoreUnavailable as exc:
+        click.echo(f"store unavailable: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        store.close()
+    click.echo(f"{user}: local groups: {', '.join(result.local) or 'none'}")
+    if result.groups is None and not result.sessions:
+        click.echo(f"{user} has not signed in yet: in force at the first sign-in")
+        return
+    if result.groups is not None:
+        click.echo(f"{user}: groups now: {', '.join(result.groups) or 'none'}")
+    click.echo(f"in force now: {result.sessions} live session(s) updated "
+               "(at nginx within 1 s)")
 
 
 @click.group()

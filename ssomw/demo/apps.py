@@ -1,7 +1,8 @@
 """The demo's upstream apps: tiny HTTP servers (threads) that show what nginx passed them.
 
 A browser gets an HTML page listing the ``X-Auth-Request-*`` headers (or, when there are none,
-why); anything else gets the request as JSON, which is what the tests and ``curl`` read.
+why) — or, at the app's own login path, a login form; anything else gets the request as JSON,
+which is what the tests and ``curl`` read.
 """
 
 from __future__ import annotations
@@ -25,6 +26,47 @@ text-align:left}}th{{background:#f4f4f4}}code{{background:#f4f4f4;padding:0 .2re
 <ul>{links}</ul>
 </body></html>
 """
+
+
+LOGIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{app}: sign in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font:16px/1.5 system-ui,sans-serif;background:#f4f1ea;color:#222;margin:0;
+min-height:100vh;display:flex;align-items:center;justify-content:center;padding:1rem}}
+main{{background:#fff;border:1px solid #d8d2c4;border-radius:10px;padding:2rem;width:100%;
+max-width:22rem;box-shadow:0 6px 20px rgba(0,0,0,.08)}}h1{{font-size:1.35rem;margin:0 0 .25rem}}
+.sub{{color:#666;margin:0 0 1.25rem}}label{{display:block;font-weight:600;margin:.75rem 0 .25rem}}
+input{{width:100%;box-sizing:border-box;padding:.55rem .7rem;font:inherit;border:1px solid #999;
+border-radius:6px}}button{{margin-top:1.25rem;width:100%;padding:.65rem;font:inherit;
+font-weight:600;border:0;border-radius:6px;background:#7a4b00;color:#fff;cursor:pointer}}
+.note{{margin-top:1.25rem;font-size:.875rem;color:#555;border-left:4px solid #c90;
+padding:.2rem .8rem;background:#fff8e6}}</style>
+</head><body><main>
+<h1>{app}</h1>
+<p class="sub">Sign in with your {app} account</p>
+{message}
+<form method="post" action="{action}">
+<label for="username">Username</label>
+<input id="username" name="username" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>
+<p class="note">{app}'s own login page (<code>{action}</code>). While single sign-on is
+enforced it is hidden: only an emergency session reaches it {who}.</p>
+</main></body></html>
+"""
+
+
+def render_login(app: str, action: str, headers: dict[str, str], posted: bool) -> str:
+    """The app's own login form (``local_login_paths``): what an emergency session reaches.
+    The demo app has no accounts of its own, so a posted form only says so."""
+    user = headers.get("X-Auth-Request-User") or headers.get("x-auth-request-user")
+    who = f"(you are here as <code>{html.escape(user)}</code>)" if user else ""
+    message = ('<p class="note">The demo app has no accounts of its own: in a real app this '
+               'form would sign you in.</p>') if posted else ""
+    return LOGIN_PAGE.format(app=html.escape(app), action=html.escape(action), who=who,
+                             message=message)
 
 
 def render_page(title: str, about: str, anonymous: str, path: str, headers: dict[str, str],
@@ -58,7 +100,13 @@ class _AppHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = dict(self.headers.items())
         s = self.server
-        if "text/html" in self.headers.get("Accept", ""):
+        page_path = self.path.split("?", 1)[0]
+        if "text/html" in self.headers.get("Accept", "") and s.login_path and (
+                page_path == s.login_path or page_path.startswith(s.login_path + "/")):
+            payload = render_login(s.short_name, s.login_path, headers,
+                                   self.command == "POST").encode()
+            ctype = "text/html; charset=utf-8"
+        elif "text/html" in self.headers.get("Accept", ""):
             payload = render_page(s.title, s.about, s.anonymous, self.path, headers,
                                   s.links).encode()
             ctype = "text/html; charset=utf-8"
@@ -83,7 +131,7 @@ class _AppHandler(BaseHTTPRequestHandler):
 
 class _AppServer(ThreadingHTTPServer):
     daemon_threads = True
-    name = title = about = anonymous = ""
+    name = title = about = anonymous = short_name = login_path = ""
     links: list[tuple[str, str]] = []
 
 
@@ -91,10 +139,12 @@ class DemoApp:
     """An app on 127.0.0.1 (a thread): HTML for browsers, JSON of the request otherwise."""
 
     def __init__(self, name: str, title: str, *, about: str, anonymous: str,
-                 links: list[tuple[str, str]]) -> None:
+                 links: list[tuple[str, str]], short_name: str = "",
+                 login_path: str = "") -> None:
         self.server = _AppServer(("127.0.0.1", 0), _AppHandler)
         s = self.server
         s.name, s.title, s.about, s.anonymous, s.links = name, title, about, anonymous, links
+        s.short_name, s.login_path = short_name or name, login_path
         self.port: int = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.1,),

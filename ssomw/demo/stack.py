@@ -29,6 +29,7 @@ ADMINS = "sso-admins"
 CLIENT_ID = "ssomw-demo"
 EMERGENCY_USER = "admin"
 BRAND = "Example Corp"
+PARTNER_BRAND = "Partner Co."
 CHOOSE_TITLE = f"Sign in to {BRAND}"
 
 #: The company's provider: staff. `password` replaces the provider's default password.
@@ -49,6 +50,7 @@ PARTNER_USERS: dict[str, dict[str, Any]] = {
 APPS = {"app-a": "App A: the staff wiki", "app-b": f"App B: {TEAM} only",
         "desk": "Service desk: SSO for agents"}
 NAMES = {"app-a": "App A", "app-b": "App B", "desk": "Service desk"}  # on the gateway's pages
+LOCAL_LOGIN = {"app-a": "/login"}  # the app's own login page, hidden while SSO is enforced
 ABOUT = {
     "app-a": "Any Example Corp user may enter (provider <code>corp</code> only); "
              "<code>/public/</code> is open to everyone (a <code>bypass</code> rule).",
@@ -66,6 +68,11 @@ ANONYMOUS = {
 LOGO = ('<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewBox="0 0 32 32">'
         '<rect width="32" height="32" rx="7" fill="#2458d3"/><path d="M9 9h14v3.5H13v2.3h9v3.4'
         'h-9v2.3h10V24H9z" fill="#fff"/></svg>')
+
+
+def demo_users(users: dict[str, dict[str, Any]]) -> str:
+    """The line under a demo provider's sign-in form: who may sign in, with which password."""
+    return "Demo users: " + ", ".join(f"{name} / {u['password']}" for name, u in users.items())
 
 
 def url(port: int, app: str, path: str = "/") -> str:
@@ -112,6 +119,7 @@ class Demo:
     def client(self) -> dict[str, Any]:
         """The gateway's registration at each provider: every app host may sign in there."""
         return {"client_id": CLIENT_ID, "client_secret": self.client_secret,
+                "client_name": f"{BRAND} apps",  # "to continue to …" on the sign-in page
                 "redirect_uris": [self.url(a, "/sso/callback") for a in APPS],
                 "post_logout_redirect_uris": [self.url(a, "/sso/logged-out") for a in APPS]}
 
@@ -143,7 +151,7 @@ class Demo:
             "routing": {"default": "choose",
                         "allowed_email_domains": ["example.com", "partner.example"]},
             "apps": [
-                app("app-a", providers=["corp"], local_login_paths=["/login"],
+                app("app-a", providers=["corp"], local_login_paths=[LOCAL_LOGIN["app-a"]],
                     rules=[{"paths": ["^/public/"], "policy": "bypass"}]),
                 app("app-b", providers=["corp"], allowed_groups=[TEAM]),
                 app("desk", allowed_groups=[AGENTS], denied_action="passthrough"),
@@ -175,12 +183,15 @@ class Demo:
 
         for name, title in APPS.items():
             self.apps[name] = DemoApp(name, title, about=ABOUT[name], anonymous=ANONYMOUS[name],
-                                      links=self.links(name))
+                                      links=self.links(name), short_name=NAMES[name],
+                                      login_path=LOCAL_LOGIN.get(name, ""))
         self.slapd = Slapd(self.workdir / "ldap", ldif=[BASE_LDIF]).start()
         self.corp = OidcProvider(self.workdir / "corp", users=CORP_USERS,
-                                 clients=[self.client()]).start()
+                                 clients=[self.client()], brand=BRAND,
+                                 hint=demo_users(CORP_USERS)).start()
         self.partner = OidcProvider(self.workdir / "partner", users=PARTNER_USERS,
-                                    clients=[self.client()]).start()
+                                    clients=[self.client()], brand=PARTNER_BRAND,
+                                    hint=demo_users(PARTNER_USERS)).start()
         config = self.config(PasswordHasher().hash(self.emergency_password))
         loaded = from_text(yaml.safe_dump(config))
         store = open_store(loaded["store"])

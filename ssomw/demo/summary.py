@@ -71,7 +71,9 @@ ssomw demo is up: nginx on 127.0.0.1:{info.port}, plain http (cookies use `secur
   3. Sign out (a link on each page; confirm at the provider): every app asks again.
   4. Open the desk: the branded choice page lists both providers. Pick "Partner login" and
      sign in as carol: the desk gets her identity. A, company-only, sends her to its provider.
-  5. Sign out, then sign in at B as bob: the 403 page, with the support contact.
+  5. Sign out, then sign in at B as bob: the 403 page, with the support contact. Let him in
+     (in force at once, no new sign-in), then reload B:
+       {ssomw_command()} groups add bob {TEAM} -c {info.config_path}
   6. The emergency login needs no provider; sign in as {EMERGENCY_USER} at
        {info.emergency_url}
      Afterwards A's own login page {a}login opens (SSO users are sent to sign-in).

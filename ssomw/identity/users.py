@@ -7,10 +7,11 @@ Resolved at sign-in and again at every directory sync, through the one group pip
   the provider and the directory reported, profile attributes, first-seen time. It is the
   ``previous`` of the pipeline (keep_local, protected, update_existing, "new user" defaults)
   and the fallback when the directory is down.
-* ``local-groups/<username>``: groups assigned in the gateway itself (CLI, later the admin API).
+* ``local-groups/<username>``: groups assigned in the gateway itself (CLI, admin API).
 
 Live sessions carry the resolved group names and profile, so the auth hot path stays one read;
-a sync rewrites the live sessions of every user whose groups changed.
+a sync rewrites the live sessions of every user whose groups changed, and so does a change of
+a user's local groups (:meth:`Identities.assign_local`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,15 @@ def set_local_groups(store: Store, username: str, groups: Iterable[str]) -> list
     return names
 
 
+@dataclass(frozen=True)
+class LocalChange:
+    """What changing a user's local groups did."""
+
+    local: list[str]          # the user's local groups now
+    groups: list[str] | None  # the user's groups now; None: not seen yet (at first sign-in)
+    sessions: int             # live sessions rewritten (in force at nginx within 1 s)
+
+
 class Identities:
     """Group and profile resolution for one gateway process."""
 
@@ -134,6 +144,36 @@ class Identities:
             self._update_sessions(user.username, sorted(after), updated.ldap_profile)
         return len(after - before), len(before - after)
 
+    def assign_local(self, username: str, groups: Iterable[str]) -> LocalChange:
+        """Set the user's local groups and put them in force at once, like a revocation: the
+        groups are resolved again through the pipeline — with the provider's and the
+        directory's groups as last seen, so nothing is asked of either — and every live
+        session of the user is rewritten (``update_session_data``: a session that ends
+        meanwhile stays ended). A user not seen yet gets them at the first sign-in.
+
+        A user known only from emergency logins (they save no record) has the change made
+        to each session's groups directly: removed local groups go, added ones come."""
+        before = set(local_groups(self.store, username))
+        local = set_local_groups(self.store, username, groups)
+        record = load_user(self.store, username)
+        if record is not None:
+            updated = self._resolve(username, record, record.idp_groups, record.ldap_groups,
+                                    record.ldap_profile)
+            now = names(updated.grants)
+            return LocalChange(local, now, self._update_sessions(
+                username, now, updated.ldap_profile))
+        if not (self.pipeline.keep_local and "local" in self.sources):
+            return LocalChange(local, None, 0)
+        added, removed = set(local) - before, before - set(local)
+        rewritten = 0
+        for session in self.store.sessions_by_user(username):
+            old = set(session.data.get("groups", ()))
+            new = sorted((old - removed) | added)
+            if new != sorted(old) and self.store.update_session_data(
+                    session.with_data(groups=new)):
+                rewritten += 1
+        return LocalChange(local, None, rewritten)
+
     def for_emergency(self, username: str, ldap_groups: list[str] | None) -> list[str]:
         """Groups for an emergency login: the same pipeline, the provider's part as last known
         (the provider may be down); nothing is saved."""
@@ -174,13 +214,17 @@ class Identities:
         return out
 
     def _update_sessions(self, username: str, groups: list[str],
-                         ldap_profile: dict[str, Any]) -> None:
+                         ldap_profile: dict[str, Any]) -> int:
+        """Rewrite the user's live sessions (changes on copies); how many were still live."""
+        rewritten = 0
         for record in self.store.sessions_by_user(username):
-            record.data["groups"] = groups
             claims_profile = {k: v for k, v in record.data.get("profile", {}).items()
                               if "claim" in self.profile.get(k, {})}
-            record.data["profile"] = {**claims_profile, **self._profile({}, ldap_profile)}
-            self.store.update_session_data(record)
+            profile = {**claims_profile, **self._profile({}, ldap_profile)}
+            if self.store.update_session_data(record.with_data(groups=groups,
+                                                               profile=profile)):
+                rewritten += 1
+        return rewritten
 
 
 def _with(subjects: list[list[str]], subject: list[str] | None) -> list[list[str]]:

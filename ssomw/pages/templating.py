@@ -40,7 +40,12 @@ Variables (every page):
 
 Per page: ``error``/``forbidden``: ``code`` (e.g. ``USER_NOT_ALLOWED``), ``message`` (the
 translated text for the code), ``status`` (HTTP status), ``logout_csrf`` (the token a ``POST
-<prefix>/logout`` form must carry as ``csrf`` to sign out; empty without a session).
+<prefix>/logout`` form must carry as ``csrf`` to sign out; empty without a session),
+``user`` (who is signed in; empty when not said), ``anonymous`` (true when the visitor is
+known not to be signed in), ``start`` (the href of "back to
+the start page"; empty when that page would be refused too), ``switch_rd`` (the ``rd`` that
+"sign in as someone else" posts with the sign-out: a sign-in for the app; empty when another
+account would not help).
 ``choose_provider``: ``providers`` (list of ``{id, name, url}``), ``choices`` (the same as
 ``(id, name, url)`` tuples), ``rd``. ``email``: ``csrf``, ``rd``, ``error`` (true after an
 unusable address). ``emergency``: ``csrf``, ``rd``, ``action`` (form target; empty posts back
@@ -77,6 +82,7 @@ ERROR_CODES = (
     "DOMAIN_NOT_ALLOWED", "USER_NOT_ALLOWED", "PROVIDER_UNAVAILABLE", "INVALID_RESPONSE",
     "PROVIDER_MISCONFIGURED", "SESSION_EXPIRED", "ACCESS_DENIED", "AUTH_LEVEL_NOT_MET",
     "SERVICE_UNAVAILABLE", "BAD_REQUEST", "NOT_FOUND", "INTERNAL_ERROR",
+    "HOST_NOT_CONFIGURED", "PATH_DENIED", "REQUEST_REFUSED",  # 403s: why nginx refused
 )
 MAX_TEMPLATE = 256 * 1024
 SAFE_GLOBALS = ("range", "dict", "cycler", "joiner", "namespace")  # not lipsum (unbounded)
@@ -270,6 +276,10 @@ class Pages:
         values.update(plain(dict(given)))
         if page in ("error", "forbidden"):
             values.setdefault("logout_csrf", "")
+            values.setdefault("user", "")
+            values.setdefault("anonymous", False)
+            values.setdefault("start", "/")
+            values.setdefault("switch_rd", "")
             values.setdefault("status", 403 if page == "forbidden" else 500)
             values.setdefault("code", "INTERNAL_ERROR")
             values.setdefault("message", self.message(values["code"], lang))
@@ -303,8 +313,12 @@ def sample_contexts(page: str) -> list[dict[str, Any]]:
     common = {"request_id": "0123456789abcdef", "rd": "/", "csrf": "sample-csrf"}
     if page in ("error", "forbidden"):
         forbidden = page == "forbidden"
-        return [{**common, "status": 403 if forbidden else 502,
-                 "code": "USER_NOT_ALLOWED" if forbidden else "INVALID_RESPONSE"}]
+        if not forbidden:
+            return [{**common, "status": 502, "code": "INVALID_RESPONSE"}]
+        return [{**common, "status": 403, "code": "USER_NOT_ALLOWED", "user": "sample",
+                 "logout_csrf": "sample-csrf", "start": "/",
+                 "switch_rd": "/sso/login?rd=%2F"},
+                {**common, "status": 403, "code": "HOST_NOT_CONFIGURED", "start": ""}]
     if page == "choose_provider":
         return [{**common, "providers": [{"id": "a", "name": "A", "url": "/sso/login?idp=a"},
                                          {"id": "b", "name": "B", "url": "/sso/login?idp=b"}]}]

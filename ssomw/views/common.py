@@ -20,6 +20,7 @@ from ssomw.core.target import read_cookie
 from ssomw.gateway.runtime import Runtime
 from ssomw.middleware.security_headers import page_csp
 from ssomw.oidc.logout import logout_csrf, logout_redirects
+from ssomw.store.base import SessionRecord
 
 _UNKNOWN: Any = object()
 
@@ -62,25 +63,35 @@ def error_page(code: str, status: int, **context: Any) -> tuple[str, int, dict[s
     """The error page for ``code`` (a 403 uses the ``forbidden`` template); the message shown
     is the translated text for the code, details stay in the log under the request id."""
     if status == 403:
-        token, headers = signout_form()
+        rt = runtime()
+        record = request_session(rt)
+        switch_rd = f"{rt.prefix}/login" if record else ""  # sign out, then in afresh
+        token, headers = signout_headers(rt, record, switch_rd)
         return render_page("forbidden", code=code, status=status, logout_csrf=token,
+                           user=record.user if record else "", anonymous=record is None,
+                           switch_rd=switch_rd,
                            **context), status, headers
     return render_page("error", code=code, status=status, **context), status, {}
 
 
-def signout_form() -> tuple[str, dict[str, str]]:
-    """The 403 page's "sign in as someone else" form: the sign-out token for the session the
-    cookie names ("" without one), and the CSP that lets its POST go on to the provider.
-
-    Reads the session (for its provider) but writes nothing: no token is stored."""
-    rt = runtime()
+def request_session(rt: Runtime) -> SessionRecord | None:
+    """The live session the request's cookie names, read only (no touch, no write): for
+    pages that only word their answer by who is asking."""
     cookie = read_cookie(request.headers.get("Cookie", ""), rt.sessions.settings.name)
     session_id = rt.sessions.codec.loads(cookie)
-    record = rt.store.get_session(session_id) if session_id else None
-    if session_id is None or record is None:
+    return rt.store.get_session(session_id) if session_id else None
+
+
+def signout_headers(rt: Runtime, record: SessionRecord | None, rd: str
+                    ) -> tuple[str, dict[str, str]]:
+    """A 403 page's "sign in as someone else" form: the sign-out token for ``record`` ("" for
+    no session) and the CSP that lets its POST go on to the provider (and to ``rd``).
+
+    Writes nothing: the token is stateless."""
+    if record is None:
         return "", {}
-    targets = logout_redirects(rt, record.provider, None)
-    return (logout_csrf(rt.sessions.settings.secret_keys, session_id),
+    targets = logout_redirects(rt, record.provider, rd or None)
+    return (logout_csrf(rt.sessions.settings.secret_keys, record.id),
             {"Content-Security-Policy": page_csp(targets), "X-Frame-Options": "DENY"})
 
 

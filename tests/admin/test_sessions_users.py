@@ -23,7 +23,8 @@ def sign_in(gw: Gw, user: str, groups: list[str], provider: str = "idp") -> tupl
 
 
 def remember(gw: Gw, user: str, grants: list[Grant]) -> None:
-    record = UserRecord(username=user, first_seen=1.0, grants=grants, synced_at=2.0)
+    record = UserRecord(username=user, first_seen=1.0, grants=grants, synced_at=2.0,
+                        idp_groups=[g.origin for g in grants if g.source == "idp"])
     gw.store.kv_set("users", user, record.dumps(), None)
 
 
@@ -66,14 +67,36 @@ def test_local_groups_put_and_get(gw: Gw):
     response = gw.api("PUT", "/users/ann/groups", token="sessions",
                       json={"groups": ["leads", " agents ", "leads"]})
     assert response.status_code == 200 and response.json["local"] == ["agents", "leads"]
+    assert response.json["groups"] == ["agents", "leads", "staff"]
     shown = gw.api("GET", "/users/ann/groups", token="sessions").json
     assert shown["local"] == ["agents", "leads"] and shown["known"] is True
-    assert shown["groups"] == [{"name": "staff", "source": "idp", "origin": "staff",
-                                "via": ["idp:staff"]}]
+    assert [(g["name"], g["source"]) for g in shown["groups"]] == [
+        ("agents", "local"), ("leads", "local"), ("staff", "idp")]  # resolved again at once
+    assert shown["groups"][2] == {"name": "staff", "source": "idp", "origin": "staff",
+                                  "via": ["idp claim value 'staff'"]}
     assert gw.api("PUT", "/users/ann/groups", token="sessions",
                   json={"groups": []}).json["local"] == []
     events = audit.query(gw.store, event_type="local_groups_changed")
     assert [e["groups"] for e in events] == [["agents", "leads"], []]
+
+
+def test_local_groups_are_in_force_in_live_sessions_at_once(gw: Gw):
+    remember(gw, "ann", [Grant("staff", "idp", "staff", ("idp:staff",))])
+    _, cookie = sign_in(gw, "ann", ["staff"])
+    _, other = sign_in(gw, "bob", ["staff"])
+    assert gw.auth("https://wiki.example.com/admin/", cookie) == 403
+    put = gw.api("PUT", "/users/ann/groups", token="sessions", json={"groups": ["admins"]})
+    assert (put.json["sessions"], put.json["effective"]) == (1, "now")
+    assert gw.auth("https://wiki.example.com/admin/", cookie) == 200
+    assert gw.auth("https://wiki.example.com/admin/", other) == 403  # only ann's sessions
+    gw.api("PUT", "/users/ann/groups", token="sessions", json={"groups": []})
+    assert gw.auth("https://wiki.example.com/admin/", cookie) == 403
+
+
+def test_local_groups_of_a_user_not_seen_yet_wait_for_the_first_sign_in(gw: Gw):
+    put = gw.api("PUT", "/users/newbie/groups", token="sessions", json={"groups": ["admins"]})
+    assert put.json == {"user": "newbie", "local": ["admins"], "groups": None, "sessions": 0,
+                        "effective": "at the user's first sign-in"}
 
 
 @pytest.mark.parametrize("body", [

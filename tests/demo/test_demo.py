@@ -12,7 +12,7 @@ import yaml
 from argon2 import PasswordHasher
 
 from ssomw.config import from_text
-from ssomw.demo.apps import render_page
+from ssomw.demo.apps import render_login, render_page
 from ssomw.demo.prereq import find_repo, missing_prerequisites
 from ssomw.demo.stack import APPS, CORP_USERS, EMERGENCY_USER, Demo, DemoInfo
 from ssomw.demo.summary import READY_LINE, summary
@@ -56,6 +56,14 @@ def test_an_app_page_escapes_the_request_and_shows_only_identity_headers():
     assert "&lt;img src=x&gt;" in page and "secret" not in page
     assert 'href="/?a=1&amp;b=2"' in page
     assert "No identity headers" in render_page("Wiki", "", "nobody", "/", {}, [])
+
+
+def test_an_apps_own_login_page_is_a_login_form_that_escapes_the_request():
+    page = render_login("App A", "/login", {"X-Auth-Request-User": "<b>admin</b>"}, False)
+    assert '<form method="post" action="/login">' in page
+    assert 'name="username"' in page and 'name="password" type="password"' in page
+    assert "&lt;b&gt;admin&lt;/b&gt;" in page and "<b>admin" not in page
+    assert "no accounts of its own" in render_login("App A", "/login", {}, True)
 
 
 def test_a_busy_port_is_reported_with_its_fix():

@@ -20,6 +20,13 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
+from tests.support.browser import (
+    browser_context,
+    chromium_browser,
+    provider_login,
+    provider_logout,
+    screenshot,
+)
 from tests.support.gateway import ssomw_executable
 from tests.support.net import free_port, port_open
 from tests.support.signin import parse_forms, sign_in
@@ -130,6 +137,8 @@ class Printed:
         self.emergency_url = found[0] if found else ""
         found = re.search(r"^\s+(\S*ssomw groups show alice -c \S+)$", output, re.MULTILINE)
         self.groups_command = shlex.split(found[1]) if found else []
+        found = re.search(r"^\s+(\S*ssomw groups add bob \S+ -c \S+)$", output, re.MULTILINE)
+        self.let_bob_in = shlex.split(found[1]) if found else []
         self.ports = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", output)} | {port}
 
 
@@ -173,6 +182,12 @@ def check_bob(printed: Printed) -> None:
         denied = sign_in(bob, printed.urls["app-b"], "bob", printed.passwords["bob"])
         assert denied.status_code == 403, denied.trail
         assert "Example Corp" in denied.text and "help@example.com" in denied.text
+        let_in = subprocess.run(printed.let_bob_in, capture_output=True, text=True, timeout=30)
+        assert let_in.returncode == 0 and "1 live session(s) updated" in let_in.stdout, let_in
+        deadline = time.monotonic() + 1.0  # in force at nginx within 1 s, no new sign-in
+        while bob.get(printed.urls["app-b"], timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, "bob is still refused at B"
+            time.sleep(0.05)
 
 
 def provider_links(page: str) -> dict[str, str]:
@@ -215,7 +230,59 @@ def check_emergency(printed: Printed) -> None:
         assert headers["x-auth-request-auth-method"] == "emergency"
         assert "sso-admins" in headers["x-auth-request-groups"].split(",")
         own_login = admin.get(printed.urls["app-a"] + "login", headers=NAV, timeout=5)
-        assert own_login.status_code == 200 and "/login" in own_login.text
+        assert own_login.status_code == 200 and 'action="/login"' in own_login.text
+        assert [f.fields for f in parse_forms(own_login.text)] == [
+            {"username": "", "password": ""}]  # a login form, as the app's own page
+        assert "<code>admin</code>" in own_login.text
+
+
+def check_pages_in_a_browser(printed: Printed) -> None:
+    """What a visitor sees: the providers' own branded pages (no debug panel), app A's
+    hidden login page after an emergency sign-in; screenshots in tests/artifacts/demo-*."""
+    with chromium_browser() as browser, browser_context(browser) as context:
+        page = context.new_page()
+        page.goto(printed.urls["app-a"])
+        provider_page(page, "Sign in · Example Corp", "demo-provider-sign-in")
+        assert "alice / " + printed.passwords["alice"] in page.inner_text("body")  # the hint
+        provider_login(page, "alice", "wrong")
+        provider_page(page, "Sign-in failed · Example Corp", "demo-provider-sign-in-failed")
+        assert page.get_by_role("alert").inner_text() == "Invalid login or password."
+        assert page.evaluate("document.activeElement.name") == "password"
+        assert page.locator("input[name=login]").input_value() == "alice"
+        page.fill("input[name=password]", printed.passwords["alice"])
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        if page.locator("input[name=prompt][value=consent]").count():
+            provider_page(page, "Allow access · Example Corp", "demo-provider-consent")
+            page.click("button[type=submit]")
+            page.wait_for_load_state()
+        assert page.url == printed.urls["app-a"], page.url
+        screenshot(page, "demo-app-a")
+        page.goto(printed.urls["app-a"] + "sso/logout")
+        page.click("form[action$='/sso/logout'] button[type=submit]")
+        page.wait_for_load_state()
+        provider_page(page, "Sign out · Example Corp", "demo-provider-sign-out")
+        provider_logout(page)
+        assert "You are signed out" in page.inner_text("body")
+    with chromium_browser() as browser, browser_context(browser) as context:
+        page = context.new_page()
+        page.goto(printed.emergency_url)
+        page.fill("#username", "admin")
+        page.fill("#password", printed.passwords["admin"])
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        page.goto(printed.urls["app-a"] + "login")
+        assert page.title() == "App A: sign in"
+        assert page.get_by_label("Password").get_attribute("type") == "password"
+        screenshot(page, "demo-app-a-own-login")
+
+
+def provider_page(page, title: str, shot: str) -> None:
+    """A page of the demo provider: its own look, never oidc-provider's debug details."""
+    assert page.title() == title, page.title()
+    body = page.inner_text("body")
+    assert "DEBUG" not in body and "Click to expand" not in body, body
+    screenshot(page, shot)
 
 
 def test_demo_shows_the_product_and_stops_cleanly(demo: DemoProcess, demo_port: int):
@@ -224,7 +291,7 @@ def test_demo_shows_the_product_and_stops_cleanly(demo: DemoProcess, demo_port: 
     print(f"demo ready after {time.monotonic() - started:.1f} s")
     assert all(url in printed.output for url in printed.urls.values())
     assert set(printed.passwords) == {"alice", "bob", "carol", "admin"}
-    assert printed.emergency_url and printed.groups_command
+    assert printed.emergency_url and printed.groups_command and printed.let_bob_in
     assert len(printed.discovery) == 2
     issuers = {requests.get(url, timeout=5).json()["issuer"] for url in printed.discovery}
     assert len(issuers) == 2
@@ -233,6 +300,7 @@ def test_demo_shows_the_product_and_stops_cleanly(demo: DemoProcess, demo_port: 
     check_bob(printed)
     check_carol(printed)
     check_emergency(printed)
+    check_pages_in_a_browser(printed)
     forged = requests.get(printed.urls["app-a"] + "public/", timeout=5,
                           headers={"X-Auth-Request-User": "admin"})
     assert forged.status_code == 200

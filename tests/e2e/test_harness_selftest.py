@@ -119,6 +119,24 @@ def test_provider_refuses_wrong_password_and_accepts_email_login(
     assert landed.json()["path"].startswith("/callback?code=")
 
 
+def test_provider_pages_are_its_own_never_the_librarys_debug_views(
+    provider: OidcProvider, echo: EchoApp
+) -> None:
+    url, _, _ = _authorize_url(provider, echo)
+    with requests.Session() as browser:
+        login = browser.get(url, timeout=5)
+        assert login.status_code == 200 and "<title>Sign in · Test OpenID provider</title>" \
+            in login.text
+        expired = requests.post(login.url, data={"prompt": "login", "login": "alice",
+                                                 "password": TEST_PASSWORD}, timeout=5)
+    assert expired.status_code == 400 and "has expired" in expired.text  # no cookie
+    bad_client = requests.get(url.replace(f"client_id={CLIENT_ID}", "client_id=nobody"),
+                              timeout=5)
+    assert bad_client.status_code == 400 and "Something went wrong" in bad_client.text
+    for page in (login.text, expired.text, bad_client.text):
+        assert "DEBUG" not in page and "oops" not in page and "<script" not in page
+
+
 def test_provider_logout_sends_backchannel_token_to_loopback(
     provider: OidcProvider, echo: EchoApp
 ) -> None:

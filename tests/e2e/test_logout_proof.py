@@ -16,12 +16,12 @@ import requests
 
 from ssomw.store import open_store
 from ssomw.store.base import SessionRecord
-from tests.support.browser import browser_context, chromium_browser, screenshot
+from tests.support.browser import browser_context, chromium_browser, provider_login, screenshot
 from tests.support.signin import gateway_logout, provider_logout, sign_in
 
 from .conftest import API, signed_in, start_stack, status
 from .stack import Stack
-from .test_browser import echo, provider_login
+from .test_browser import echo
 
 EVIL = "http://evil.example/"  # another site; served by the browser test itself
 

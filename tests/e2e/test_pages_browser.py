@@ -51,13 +51,16 @@ CHOICES = [("corp", "Example Corp account", "/sso/login?idp=corp"),
            ("partner", "Partner login", "/sso/login?idp=partner")]
 CONTEXT: dict[str, dict[str, Any]] = {
     "error": {"code": "PROVIDER_UNAVAILABLE", "status": 503, "request_id": "5f0c2a9e81d4b7c3"},
-    "forbidden": {"code": "USER_NOT_ALLOWED", "status": 403, "request_id": "5f0c2a9e81d4b7c3"},
+    "forbidden": {"code": "USER_NOT_ALLOWED", "status": 403, "request_id": "5f0c2a9e81d4b7c3",
+                  "user": "bob", "logout_csrf": "csrf-token", "start": "/wiki",
+                  "switch_rd": "/sso/login?rd=%2Fwiki"},
     "logout": {},
     "logout_confirm": {"csrf": "csrf-token", "rd": "/dashboard", "action": "/sso/logout",
                        "user": "alice", "cancel": "/dashboard"},
     "choose_provider": {"choices": CHOICES},
     "email": {"csrf": "csrf-token", "rd": "/dashboard"},
-    "emergency": {"csrf": "csrf-token", "rd": "/", "action": "/sso/emergency", "error": True},
+    "emergency": {"csrf": "csrf-token", "rd": "/", "action": "/sso/emergency", "error": True,
+                  "username": "admin"},
 }
 
 
@@ -170,6 +173,8 @@ def test_default_page(server, browser, name, viewport):
             assert page.get_by_label("Password").get_attribute("type") == "password"
             assert page.locator("input[type=hidden][name=csrf]").count() == 1
             assert page.get_by_role("alert").is_visible()
+            # after a failed attempt the name stays filled in: the password is next
+            assert page.evaluate("document.activeElement.id") == "password"
         if name == "logout_confirm":
             assert page.locator("form[method=post] input[name=csrf]").get_attribute(
                 "value") == "csrf-token"
@@ -177,8 +182,14 @@ def test_default_page(server, browser, name, viewport):
         if name == "forbidden":  # "sign in as someone else" is a POST form, not a link
             assert page.locator("form[method=post] button").inner_text() == \
                 "Sign in as someone else"
-        if name == "choose_provider":
-            assert page.locator("a.choice").all_inner_texts() == [c[1] for c in CHOICES]
+            assert page.locator("form[method=post] input[name=rd]").get_attribute("value") == \
+                "/sso/login?rd=%2Fwiki"
+            assert "You are signed in as bob." in page.inner_text("main")
+        if name == "choose_provider":  # the decorative › is no part of a button's name
+            tree = page.locator("ul.choices").aria_snapshot()
+            assert "\u203a" not in tree and "›" not in tree, tree
+            for choice in CHOICES:
+                assert page.get_by_role("link", name=choice[1], exact=True).count() == 1
         screenshot(page, f"page-{name}-{viewport}")
 
 

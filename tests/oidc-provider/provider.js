@@ -8,11 +8,17 @@ import * as querystring from 'node:querystring';
 
 import Provider, { errors } from 'oidc-provider';
 
+import {
+  consentPage, errorPage, loginPage, logoutPage, signedOutPage,
+} from './pages.js';
+
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const host = cfg.host || '127.0.0.1';
 const issuer = cfg.issuer || `http://${host}:${cfg.port}`;
 const defaultPassword = cfg.default_password;
 const users = cfg.users || {};
+const brand = cfg.brand || 'Test OpenID provider';
+const hint = cfg.hint || '';
 
 const log = (...parts) => console.log(new Date().toISOString().slice(11, 23), ...parts);
 
@@ -162,8 +168,13 @@ const configuration = {
   },
   scopes: ['openid', 'offline_access', 'email', 'profile', 'groups', 'phone'],
   features: {
-    devInteractions: { enabled: true },
-    rpInitiatedLogout: { enabled: true },
+    // Our own sign-in and consent pages (below), not devInteractions' debug views.
+    devInteractions: { enabled: false },
+    rpInitiatedLogout: {
+      enabled: true,
+      logoutSource: async (ctx, form) => { ctx.type = 'html'; ctx.body = logoutPage(brand, form); },
+      postLogoutSuccessSource: async (ctx) => { ctx.type = 'html'; ctx.body = signedOutPage(brand); },
+    },
     backchannelLogout: { enabled: true },
     claimsParameter: { enabled: true },
     userinfo: { enabled: true },
@@ -198,6 +209,8 @@ const configuration = {
   // the gateway's refresh logic can be tested; without offline_access they die with the session.
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   clientBasedCORS: () => true,
+  interactions: { url: async (ctx, interaction) => `/interaction/${interaction.uid}` },
+  renderError: async (ctx, out) => { ctx.type = 'html'; ctx.body = errorPage(brand, out); },
   fetch: testFetch,
   ttl,
 };
@@ -206,7 +219,7 @@ const provider = new Provider(issuer, configuration);
 provider.proxy = false;
 
 // How the next sign-ins are made (acr, amr), chosen by a test through /__test__/level: the
-// devInteractions login form has no second factor, so a test says what the login counted as.
+// login form has no second factor, so a test says what the login counted as.
 const level = { acr: cfg.acr || undefined, amr: undefined };
 const interactionFinished = provider.interactionFinished.bind(provider);
 provider.interactionFinished = (req, res, result, options) => {
@@ -225,8 +238,6 @@ async function readForm(req) {
   for await (const chunk of req) chunks.push(chunk);
   return querystring.parse(Buffer.concat(chunks).toString('utf8'));
 }
-
-const escapeHtml = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function json(ctx, status, body) {
   ctx.status = status;
@@ -263,7 +274,83 @@ async function endSessionsOf(accountId) {
   return notified;
 }
 
-// Test-only endpoints and the password check on the devInteractions login form.
+// ---------------------------------------------------------------- sign-in and consent
+// GET /interaction/<uid> shows the page the interaction needs, POST answers it, GET
+// .../abort cancels; the forms are those of pages.js.
+const INTERACTION = /^\/interaction\/([^/]+)(\/abort)?$/;
+
+async function interactionPage(ctx, details, login = '', failed = false) {
+  const client = await provider.Client.find(details.params.client_id);
+  const name = client?.clientName || client?.clientId;
+  const action = `/interaction/${details.uid}`;
+  ctx.type = 'html';
+  if (details.prompt.name === 'login') {
+    ctx.status = failed ? 401 : 200;
+    ctx.body = loginPage(brand, { action, client: name, login, failed, hint });
+  } else if (details.prompt.name === 'consent') {
+    const scopes = details.prompt.details.missingOIDCScope || String(details.params.scope || '').split(' ');
+    ctx.body = consentPage(brand, { action, abort: `${action}/abort`, client: name, scopes });
+  } else {
+    ctx.throw(501, 'not implemented');
+  }
+}
+
+// The grant for a consent, as devInteractions makes it: whatever the prompt found missing.
+async function grantFor(details) {
+  const { prompt: { details: missing }, grantId, session, params } = details;
+  const grant = grantId ? await provider.Grant.find(grantId)
+    : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scope] of Object.entries(missing.missingResourceScopes || {})) {
+    grant.addResourceScope(indicator, scope.join(' '));
+  }
+  return grant.save();
+}
+
+async function interaction(ctx, abort) {
+  ctx.set('Cache-Control', 'no-store');
+  let details;
+  try {
+    details = await provider.interactionDetails(ctx.req, ctx.res);
+  } catch (err) {
+    ctx.status = 400;
+    ctx.type = 'html';
+    ctx.body = errorPage(brand, { error: 'session_not_found', error_description:
+      'This sign-in has expired or was started in another browser. Start again from the application.' });
+    return;
+  }
+  const finish = async (result, merge) => {
+    ctx.respond = false; // interactionFinished answers (303) on the raw response
+    await provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+  };
+  if (abort) {
+    await finish({ error: 'access_denied', error_description: 'End-User aborted interaction' }, false);
+  } else if (ctx.method === 'GET') {
+    await interactionPage(ctx, details);
+  } else if (ctx.method === 'POST' && ctx.is('application/x-www-form-urlencoded')) {
+    const form = await readForm(ctx.req);
+    if (form.prompt === 'login' && details.prompt.name === 'login') {
+      const accountId = accountIdFor(form.login);
+      if (!accountId || !passwordOk(accountId, form.password)) {
+        log('login refused for', JSON.stringify(form.login));
+        await interactionPage(ctx, details, String(form.login || ''), true);
+        return;
+      }
+      await finish({ login: { accountId } }, false);
+    } else if (form.prompt === 'consent' && details.prompt.name === 'consent') {
+      await finish({ consent: { grantId: await grantFor(details) } }, true);
+    } else {
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = errorPage(brand, { error: 'invalid_request', error_description: 'Unexpected form.' });
+    }
+  } else {
+    ctx.status = 405;
+  }
+}
+
+// Test-only endpoints, and the sign-in pages.
 provider.use(async (ctx, next) => {
   const started = Date.now();
   const { path, method } = ctx;
@@ -293,30 +380,14 @@ provider.use(async (ctx, next) => {
     log(method, path, '->', ctx.status);
     return;
   }
-  const interaction = /^\/interaction\/[^/]+$/.test(path) && method === 'POST';
-  if (interaction && ctx.is('application/x-www-form-urlencoded')) {
-    const form = await readForm(ctx.req);
-    if (form.prompt === 'login') {
-      const accountId = accountIdFor(form.login);
-      if (!accountId || !passwordOk(accountId, form.password)) {
-        log('login refused for', JSON.stringify(form.login));
-        ctx.status = 401;
-        ctx.type = 'html';
-        ctx.body = `<!DOCTYPE html><html><head><title>Sign-in failed</title></head><body>
-<p class="error">Invalid login or password.</p>
-<form autocomplete="off" action="${escapeHtml(path)}" method="post">
-<input type="hidden" name="prompt" value="login"/>
-<input required type="text" name="login" placeholder="Enter any login">
-<input required type="password" name="password" placeholder="and password">
-<button type="submit" class="login login-submit">Sign-in</button></form></body></html>`;
-        return;
-      }
-      form.login = accountId;
-    }
-    ctx.req.body = form; // oidc-provider reads an already-parsed body from req.body
+  const interactionPath = INTERACTION.exec(path);
+  if (interactionPath) {
+    await interaction(ctx, Boolean(interactionPath[2]));
+  } else {
+    await next();
   }
-  await next();
-  log(method, ctx.originalUrl.split('?')[0], '->', ctx.status, `${Date.now() - started}ms`);
+  log(method, ctx.originalUrl.split('?')[0], '->', ctx.respond === false ? ctx.res.statusCode : ctx.status,
+    `${Date.now() - started}ms`);
 });
 
 for (const event of ['server_error', 'authorization.error', 'grant.error', 'userinfo.error',

@@ -89,7 +89,7 @@ def test_custom_message_per_code_and_language(make_pages):
 
     assert message("de-DE") == "Nur Konten von example.com."
     assert message("en-GB") == "Only example.com accounts."
-    assert message("de", "USER_NOT_ALLOWED").startswith("Sie sind angemeldet")
+    assert message("de", "USER_NOT_ALLOWED").startswith("Ihr Konto ist")
     assert message(None, "NO_SUCH_CODE") == "Something went wrong on our side."
 
 

@@ -65,29 +65,40 @@ def test_error_page_in_the_browsers_language(client):
     assert "style=" not in html and "<script" not in html
 
 
+def test_unknown_gateway_path_is_page_not_found_with_the_gateways_icon(client):
+    response = client.get("/sso/no-such-page", base_url=f"http://{HOST}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "<title>Page not found</title>" in html and "<h1>Page not found</h1>" in html
+    assert "Sign-in problem" not in html
+    assert '<link rel="icon" href="/sso/static/favicon.svg" type="image/svg+xml">' in html
+    icon = client.get("/sso/static/favicon.svg", base_url=f"http://{HOST}")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+
+
 def test_unknown_language_gets_english(client):
     response = client.get("/sso/forbidden", base_url=f"http://{HOST}",
                           headers={"Accept-Language": "xx-YY, ;;q=="})
     html = response.get_data(as_text=True)
     assert response.status_code == 403 and '<html lang="en">' in html
-    assert "<h1>Access denied</h1>" in html and "USER_NOT_ALLOWED" in html
+    assert "<h1>Access denied</h1>" in html and "REQUEST_REFUSED" in html
 
 
 @pytest.mark.parametrize("headers, expected", [
-    pytest.param({"X-Original-URL": f"http://{HOST}/wiki/page"}, "[wiki-forbidden]",
-                 id="app-from-original-url"),
-    pytest.param({"X-Original-URL": f"http://{HOST}/home"}, "[global-forbidden]",
-                 id="other-app-on-the-host"),
-    pytest.param({}, "[global-forbidden]", id="no-original-url"),
-    pytest.param({"X-Original-URL": "http://elsewhere.example.com/wiki/x"}, "[global-forbidden]",
-                 id="original-url-of-another-host"),
+    pytest.param({"X-Original-URL": f"http://{HOST}/wiki/page"},
+                 "[wiki-forbidden] REQUEST_REFUSED", id="app-from-original-url"),
+    pytest.param({"X-Original-URL": f"http://{HOST}/home"},
+                 "[global-forbidden] REQUEST_REFUSED", id="other-app-on-the-host"),
+    pytest.param({}, "[global-forbidden] REQUEST_REFUSED", id="no-original-url"),
+    pytest.param({"X-Original-URL": "http://elsewhere.example.com/wiki/x"},
+                 "[global-forbidden] REQUEST_REFUSED", id="original-url-of-another-host"),
 ])
 def test_forbidden_page_uses_the_apps_template(runtime, client, headers, expected):
     with_section(runtime, SECTION)
     response = client.get("/sso/forbidden", base_url=f"http://{HOST}",
                           headers={**headers, "Accept-Language": "de"})
     assert response.status_code == 403
-    assert response.get_data(as_text=True).startswith(f"{expected} USER_NOT_ALLOWED de")
+    assert response.get_data(as_text=True).startswith(f"{expected} de")
 
 
 @pytest.mark.parametrize("query, expected", [

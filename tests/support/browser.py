@@ -67,6 +67,25 @@ def browser_context(browser: Browser, **options: Any) -> Iterator[BrowserContext
         context.close()
 
 
+def provider_login(page: Page, user: str, password: str = "test-password") -> None:
+    """Fill the test provider's login form (tests/oidc-provider), then its consent form if it
+    shows one, as a user does. The field names are the ones tests/support/signin.py posts."""
+    page.fill("input[name=login]", user)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    if page.locator("form input[name=prompt][value=consent]").count():
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+
+
+def provider_logout(page: Page) -> None:
+    """Answer the test provider's "sign out?" question with yes, when it asks."""
+    if page.locator("button[value=yes], button[name=logout]").count():
+        page.click("button[value=yes], button[name=logout]")
+        page.wait_for_load_state()
+
+
 def screenshot(page: Page, name: str) -> Path:
     """Save a full-page PNG under tests/artifacts/ and return its path."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """The real OpenID provider for end-to-end tests: node oidc-provider 9 (tests/oidc-provider).
 
 Keys are made here with joserfc, so tests hold the provider's private keys and can mint their
-own logout tokens. Sign-in uses the provider's devInteractions forms; see tests/support/signin.py.
+own logout tokens. Sign-in uses the provider's own forms (tests/oidc-provider/pages.js); see
+tests/support/signin.py.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class OidcProvider(Component):
     `users` maps account id -> claims (an optional `password` key is not a claim: it replaces
     TEST_PASSWORD for that user). The sign-in form accepts the account id or the e-mail.
     `ttl` overrides token lifetimes in seconds (AccessToken, IdToken, RefreshToken, Session, ...).
+    `brand` names the provider on its pages; `hint` is a line under the sign-in form.
     Keys, port and cookie keys stay the same across stop()/start(), so a restart looks like the
     same provider to the gateway.
     """
@@ -110,6 +112,8 @@ class OidcProvider(Component):
         keys: KeySet | None = None,
         ttl: dict[str, int] | None = None,
         resources: dict[str, dict[str, Any]] | None = None,
+        brand: str = "Test OpenID provider",
+        hint: str = "",
     ) -> None:
         super().__init__(workdir, port or free_port())
         self.issuer = (issuer or f"http://127.0.0.1:{self.port}").rstrip("/")
@@ -119,6 +123,7 @@ class OidcProvider(Component):
         self.ttl = dict(ttl or {})
         # resource indicator -> {"audience", "scope", "format": jwt|opaque, "ttl"} (RFC 8707)
         self.resources = dict(resources or {})
+        self.brand, self.hint = brand, hint
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.config_path = self.workdir / "oidc-provider.json"
         self._cookie_keys = [secrets.token_hex(16)]
@@ -139,6 +144,8 @@ class OidcProvider(Component):
             "cookie_keys": self._cookie_keys,
             "ttl": self.ttl,
             "resources": self.resources,
+            "brand": self.brand,
+            "hint": self.hint,
         }
         self.config_path.write_text(json.dumps(config, indent=1))
         self.config_path.chmod(0o600)

@@ -1,6 +1,6 @@
-"""Scripted sign-in and sign-out through the provider's real devInteractions pages.
+"""Scripted sign-in and sign-out through the test provider's real pages (tests/oidc-provider).
 
-The forms of oidc-provider 9 (devInteractions):
+The forms (tests/oidc-provider/pages.js, devInteractions' field names):
   login:   POST /interaction/<uid>  prompt=login, login=<account id or e-mail>, password=<...>
   consent: POST /interaction/<uid>  prompt=consent
   logout:  <form id="op.logoutForm" method=post action=/session/end/confirm> xsrf=<hidden>;

@@ -34,7 +34,7 @@ def gw(tmp_path: Path) -> tuple[Client, Runtime]:
             {"id": "other", "issuer": "https://other.example.com", "client_id": "gw",
              "client_secret": "s",
              "logout": {"rp_initiated": False, "frontchannel": True}}],
-        "apps": [{"id": "app", "hosts": ["app.example.com"]}],
+        "apps": [{"id": "app", "hosts": ["app.example.com"], "allowed_groups": ["staff"]}],
     }))
     runtime = Runtime.build(config)
     return Client(Gateway(config, runtime)), runtime
@@ -127,24 +127,28 @@ def test_without_a_session_the_signed_out_result_is_shown(gw):
     assert "ssomw_session=;" in stale.headers["Set-Cookie"]  # its own dead cookie: cleared
 
 
-def test_the_403_page_signs_out_with_a_post_and_writes_nothing(gw):
-    browser, record = signed_in(gw)
+def test_the_403_page_signs_out_with_a_post_then_signs_in_to_the_app(gw):
+    browser, record = signed_in(gw)  # in no group: the app refuses alice
     before = store_rows(gw[1])
-    response = browser.get("/sso/forbidden", base_url=HOST)
+    response = browser.get("/sso/forbidden", base_url=HOST,
+                           headers={"X-Original-URL": f"{HOST}/page"})
     html = response.get_data(as_text=True)
     assert response.status_code == 403 and store_rows(gw[1]) == before
     form = re.search(r'<form class="inline" method="post" action="/sso/logout">.*?</form>',
                      html, re.S).group(0)
     assert token_in(form) == logout_csrf([NEW_KEY], record.id)
+    rd = re.search(r'name="rd" value="([^"]*)"', form).group(1)
+    assert rd == "/sso/login?rd=http%3A%2F%2Fapp.example.com%2F"
     assert 'href="/sso/logout"' not in html
-    ended = browser.post("/sso/logout", base_url=HOST, data={"csrf": token_in(form)})
+    ended = browser.post("/sso/logout", base_url=HOST, data={"csrf": token_in(form), "rd": rd})
     assert ended.status_code == 302 and not alive(gw[1], record)
+    assert ended.headers["Location"] == rd  # on to a new sign-in for the app, not "signed out"
 
 
-def test_the_403_page_without_a_session_still_offers_the_button(gw):
+def test_the_403_page_offers_no_sign_out_without_a_session(gw):
     client, _ = gw
     html = client.get("/sso/forbidden", base_url=HOST).get_data(as_text=True)
-    assert 'name="csrf" value=""' in html
+    assert 'name="csrf"' not in html and "You are not signed in." in html
 
 
 def frontchannel(browser: Client, iss: str = ISSUER, sid: str = "sid-1"):  # noqa: ANN201
