@@ -19,7 +19,8 @@ def runtime(tmp_path: Path, groups: dict[str, Any] | None = None) -> Runtime:
     return Runtime.build(from_text(yaml.safe_dump({
         "store": {"path": str(tmp_path / "s.db")},
         "session": {"secret_keys": ["k" * 40]},
-        "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "c"}],
+        "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "c",
+                       "client_secret": "s"}],
         "apps": [{"id": "a", "hosts": ["a.example.com"]}],
         "groups": {"map": {"eng": ["developers"]}, **(groups or {})},
     })))

@@ -132,8 +132,8 @@ def test_every_kind_of_location_passes_nginx_t(tmp_path: Path, inline: bool):
     app and profile headers, custom names, a strip list."""
     path = write_config(tmp_path, {
         **MINIMAL,
-        "server": {"path_prefix": "/gw", "public_url": "https://login.example.org"},
-        "session": {"secret_keys": ["k" * 40], "name": "gw_sess"},
+        "server": {"path_prefix": "/gw", "public_url": "https://login.example.com"},
+        "session": {"secret_keys": ["k" * 40], "name": "gw_sess", "domain": "example.com"},
         "headers": {"user": "Remote-User", "strip": ["X-Auth-Request-Access-Token", "X-Role"]},
         "profile": {"team": {"claim": "team"}},
         "apps": [
@@ -151,7 +151,7 @@ def test_every_kind_of_location_passes_nginx_t(tmp_path: Path, inline: bool):
     assert result.returncode == 0, result.stderr
     nginx_t(tmp_path / "nginx", result.stdout)
     assert "map $uri $ssomw_scope_wiki_uri" in result.stdout
-    assert "server_name login.example.org;" in result.stdout
+    assert "server_name login.example.com;" in result.stdout
     # Apps sharing one of their hosts share its server {}: nginx would route a server_name
     # printed twice to the first server only.
     names = [n for line in result.stdout.splitlines() if line.strip().startswith("server_name")
@@ -163,7 +163,8 @@ def test_every_kind_of_location_passes_nginx_t(tmp_path: Path, inline: bool):
 
 
 def test_public_url_host_gets_a_server_with_the_gateway_pages(tmp_path: Path):
-    path = write_config(tmp_path, {**MINIMAL, "server": {"public_url": "https://sso.example.com"}})
+    path = write_config(tmp_path, {**MINIMAL, "server": {"public_url": "https://sso.example.com"},
+                                   "session": {**MINIMAL["session"], "domain": "example.com"}})
     result = ssomw_nginx(path, "--http", "8080")
     assert result.returncode == 0, result.stderr
     servers = result.stdout.split("\nserver {")[1:]
@@ -183,6 +184,7 @@ def test_public_url_on_an_app_host_needs_no_extra_server(tmp_path: Path, public_
                                                           extra_server: bool):
     apps = [{"id": "a", "hosts": ["a.example.com"]}, {"id": "w", "hosts": ["*.apps.example.com"]}]
     path = write_config(tmp_path, {**MINIMAL, "apps": apps,
+                                   "session": {**MINIMAL["session"], "domain": "example.com"},
                                    "server": {"public_url": public_url}})
     result = ssomw_nginx(path, "--http", "8080")
     assert result.returncode == 0, result.stderr
@@ -193,6 +195,7 @@ def test_public_url_server_follows_the_printed_apps(tmp_path: Path):
     """With --app, the public host gets its server when the printed apps do not cover it."""
     apps = [{"id": "a", "hosts": ["a.example.com"]}, {"id": "b", "hosts": ["b.example.com"]}]
     path = write_config(tmp_path, {**MINIMAL, "apps": apps,
+                                   "session": {**MINIMAL["session"], "domain": "example.com"},
                                    "server": {"public_url": "https://a.example.com"}})
     result = ssomw_nginx(path, "--http", "8080", "--app", "b")
     assert result.returncode == 0, result.stderr

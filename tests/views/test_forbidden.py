@@ -27,7 +27,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> tuple[Client, Runtime]:
         "store": {"path": str(tmp_path_factory.mktemp("forbidden") / "s.db")},
         "session": {"secret_keys": ["k" * 40], "secure": False},
         "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "gw",
-                       "logout": {"rp_initiated": False}}],
+                       "client_secret": "s", "logout": {"rp_initiated": False}}],
         "apps": DATA["apps"],
     }))
     runtime = Runtime.build(config)
