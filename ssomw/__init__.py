@@ -72,6 +72,10 @@ def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
         log.exception("unhandled error")
-        return error_page("INTERNAL_ERROR", 500)
+        try:
+            return error_page("INTERNAL_ERROR", 500)
+        except Exception:  # the page itself failed: a plain answer, never a second traceback
+            log.exception("the error page failed too")
+            return "Internal error", 500, {"Content-Type": "text/plain; charset=utf-8"}
 
     return app

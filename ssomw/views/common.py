@@ -11,12 +11,11 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app, g, request, session
 
 from ssomw.core.redirects import host_matches
-from ssomw.core.target import read_cookie
+from ssomw.core.target import read_cookie, split_url
 from ssomw.gateway.runtime import Runtime
 from ssomw.middleware.security_headers import page_csp
 from ssomw.oidc.logout import logout_csrf, logout_redirects
@@ -34,14 +33,14 @@ def current_app_id() -> str | None:
     the return address ``rd``). Only chooses templates, never grants anything."""
     if "ssomw_app_id" in g:
         return g.ssomw_app_id
-    host = urlsplit(f"//{request.host}").hostname or ""
+    own = split_url(f"//{request.host}")
+    host = own.host if own else ""
     path = "/"
     for candidate in (request.headers.get("X-Original-URL"), request.args.get("rd")):
-        if candidate:
-            parts = urlsplit(candidate[:2048])
-            if parts.hostname in (None, host):
-                path = parts.path or "/"
-                break
+        parts = split_url(candidate[:2048]) if candidate else None
+        if parts is not None and parts.host in ("", host):
+            path = parts.path or "/"
+            break
     app = runtime().config.policy.match_app(host, path)
     return app.id if app else None
 
