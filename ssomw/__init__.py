@@ -11,16 +11,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, request
 
 from ssomw.config import Config
 from ssomw.gateway.runtime import Runtime
 from ssomw.oidc.flow import FLOW_LIFETIME
-from ssomw.session.flask_store import StoreSessionInterface
+from ssomw.session.flask_store import StoreSessionInterface, unreadable
 from ssomw.store.base import StoreUnavailable
 
 log = logging.getLogger("ssomw")
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
+SESSIONLESS = frozenset({"health", "metrics", "admin"})  # blueprints that never use the flow
 
 
 def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
@@ -46,16 +47,39 @@ def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     )
     app.extensions["ssomw"] = runtime
     app.context_processor(lambda: {"prefix": config.prefix})
-    app.session_interface = StoreSessionInterface(app, runtime.store, FLOW_LIFETIME)
+
+    def store_down_page(exc: StoreUnavailable) -> tuple[str, int, dict[str, str]]:
+        runtime.outage.failed("page", exc)
+        return error_page("SERVICE_UNAVAILABLE", 503)
+
+    def replace_with_store_down(response: Response, exc: StoreUnavailable) -> None:
+        """The flow session could not be saved after the view ran: whatever the view answered
+        (a redirect to the provider, a form) would not work without it, so the answer becomes
+        the 503 page, without the view's cookies or Location."""
+        body, status, headers = store_down_page(exc)
+        response.headers.clear()
+        response.headers.update({"Content-Type": "text/html; charset=utf-8", **headers})
+        response.status_code = status
+        response.set_data(body)
+
+    app.session_interface = StoreSessionInterface(app, runtime.store, FLOW_LIFETIME,
+                                                  replace_with_store_down)
     for blueprint in (login.bp, logout.bp, channels.bp, health.bp, metrics.bp, pages.bp,
                       admin.bp):
         app.register_blueprint(blueprint, url_prefix=config.prefix)
     emergency.register(app, config["emergency"])
 
+    @app.before_request
+    def flow_session_readable() -> None:
+        """A page that keeps sign-in state answers 503 when that state could not be read
+        (rather than "your sign-in expired"); health, metrics and the admin API need none."""
+        failure = unreadable(request.environ)
+        if failure is not None and request.blueprint not in SESSIONLESS:
+            raise failure
+
     @app.errorhandler(StoreUnavailable)
     def store_down(exc: StoreUnavailable) -> Any:
-        runtime.outage.failed("page", exc)
-        return error_page("SERVICE_UNAVAILABLE", 503)
+        return store_down_page(exc)
 
     @app.errorhandler(404)
     def not_found(exc: Exception) -> Any:
