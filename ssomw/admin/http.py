@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,13 +15,15 @@ from werkzeug.exceptions import HTTPException
 
 from ssomw.admin import bp
 from ssomw.admin.auth import Request, authenticate
-from ssomw.admin.service import AdminError, Change, ConfigService
+from ssomw.admin.service import MAX_DEPTH, AdminError, Change, ConfigService
 from ssomw.config import ConfigError
 from ssomw.store.base import StoreUnavailable
 from ssomw.views.common import runtime
 
 log = logging.getLogger("ssomw.admin")
 MAX_BODY = 1024 * 1024
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?', re.DOTALL)  # an unclosed one runs to the end
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def answer(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -103,10 +106,29 @@ def json_body(*types: str) -> Any:
     if types and mimetype not in types:
         raise AdminError(415, "unsupported_media_type", f"send {' or '.join(types)}")
     raw = request.get_data(cache=False)
+    if nesting_depth(raw) > MAX_DEPTH:
+        raise AdminError(400, "bad_request", f"the body nests arrays or objects deeper than "
+                         f"{MAX_DEPTH} levels")
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise AdminError(400, "bad_request", "the body is not valid JSON") from exc
+
+
+def nesting_depth(raw: bytes) -> int:
+    """The deepest nesting of ``[`` and ``{`` in a JSON text, brackets inside strings not
+    counted, found by one loop (no recursion, so any depth is measured, and before the parser
+    or any walk of the document can run out of stack). Malformed text is measured as well as
+    it can be; the parser refuses it afterwards."""
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def object_body(*types: str) -> dict[str, Any]:

@@ -296,7 +296,7 @@ def admin() -> dict[str, Any]:
             "scopes": {"type": "array", "minItems": 1, "uniqueItems": True,
                        "items": {"enum": list(ADMIN_SCOPES)}},
         }, required=("name", "hash", "scopes"))},
-        "allow_from": {**STRINGS, "default": ["127.0.0.1/32", "::1/128"]},
+        "allow_from": {**STRINGS, "default": ["127.0.0.0/8", "::1/128"]},
         "config_source": {"enum": ["store", "file"], "default": "store"},
     })
 
@@ -304,7 +304,7 @@ def admin() -> dict[str, Any]:
 def metrics() -> dict[str, Any]:
     return obj({
         "enabled": {"type": "boolean", "default": True},
-        "allow_from": {**STRINGS, "default": ["127.0.0.1/32", "::1/128"]},
+        "allow_from": {**STRINGS, "default": ["127.0.0.0/8", "::1/128"]},
     })
 
 
