@@ -280,6 +280,7 @@ def emergency() -> dict[str, Any]:
                               "the same work instead of a sleep (ssomw check warns)"},
         "throttle": {**obj({
             "max_failures": {"type": "integer", "minimum": 1, "default": 5},
+            "max_failures_per_address": {"type": "integer", "minimum": 1, "default": 3},
             "window": {**DURATION, "default": "15m"},
             "lockout": {**DURATION, "default": "15m"},
             "base_delay": {"type": "number", "minimum": 0, "default": 1},
