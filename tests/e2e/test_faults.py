@@ -18,8 +18,9 @@ import pytest
 import requests
 from argon2 import PasswordHasher
 
+from ssomw.oidc.provider import PROBE_TTL
 from tests.support.disk import SmallDisk
-from tests.support.signin import parse_forms
+from tests.support.signin import gateway_logout, parse_forms
 
 from .conftest import cli, signed_in, start_stack
 from .stack import REPO, Stack
@@ -161,3 +162,23 @@ def test_cli_lists_sessions_or_says_why_not(stack: FaultStack,
     done = subprocess.run([str(REPO / ".venv/bin/ssomw"), "sessions", "list", "-c",
                            str(stack.gateway.config_path)], capture_output=True, text=True)
     assert done.returncode == 0 and "session(s)" in done.stdout, done
+
+
+def test_logout_while_the_provider_is_down_ends_here_and_says_so(stack: FaultStack) -> None:
+    """Item 10: the browser used to be sent to the dead provider's logout page."""
+    user = signed_in(stack)
+    probed = time.monotonic()  # sign-in probed the provider at the latest now
+    assert stack.provider is not None
+    stack.provider.stop()
+    # a probe's success is trusted for PROBE_TTL: later than that, the logout must notice
+    time.sleep(max(0.0, probed + PROBE_TTL + 0.05 - time.monotonic()))
+    try:
+        done = gateway_logout(user, stack.url("app-a", "/sso/logout"), allow_redirects=False)
+        assert done.status_code == 302
+        assert done.headers["Location"] == "/sso/logged-out", done.headers["Location"]
+        page = user.get(stack.url("app-a", "/sso/logged-out"), timeout=10)
+        assert page.status_code == 200 and "signed out" in page.text.lower()
+        assert user.get(stack.url("app-a", "/page"), headers={"Accept": "application/json"},
+                        allow_redirects=False, timeout=10).status_code == 401
+    finally:
+        stack.provider.start()
