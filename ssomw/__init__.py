@@ -27,6 +27,8 @@ SESSIONLESS = frozenset({"health", "metrics", "admin"})  # blueprints that never
 def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     """The Flask app for the gateway's own pages, mounted under ``server.path_prefix``."""
     from ssomw import admin
+    from ssomw.admin import http as admin_http
+    from ssomw.admin import service as admin_service
     from ssomw.views import channels, emergency, health, login, logout, metrics, pages
     from ssomw.views.common import error_page
 
@@ -87,7 +89,16 @@ def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
 
     @app.errorhandler(405)
     def not_allowed(exc: Exception) -> Any:
-        return error_page("BAD_REQUEST", 405)
+        """A method no route takes (QUERY, OPTIONS...): JSON under the admin API, the error
+        page elsewhere; always with ``Allow`` (RFC 9110 §15.5.6)."""
+        if request.path.startswith(f"{config.prefix}{admin.API}/"):
+            try:
+                return admin_http.not_allowed_or_not_found()
+            except admin_service.AdminError as error:
+                return admin_http.admin_error(error)
+        body, status, headers = error_page("BAD_REQUEST", 405)
+        allowed = sorted(getattr(exc, "valid_methods", None) or [])
+        return body, status, {**headers, **({"Allow": ", ".join(allowed)} if allowed else {})}
 
     @app.errorhandler(400)
     def bad_request(exc: Exception) -> Any:

@@ -10,11 +10,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from ssomw.admin import bp
 from ssomw.admin.auth import Request, authenticate
+from ssomw.admin.export import MIN_PASSPHRASE
 from ssomw.admin.service import MAX_DEPTH, AdminError, Change, ConfigService
 from ssomw.config import ConfigError
 from ssomw.store.base import StoreUnavailable
@@ -139,6 +140,55 @@ def object_body(*types: str) -> dict[str, Any]:
         raise AdminError(422, "invalid_config", "the configuration is invalid; nothing was "
                          "changed", [ConfigError("(top level)", "must be a JSON object")])
     return body
+
+
+def passphrase() -> str | None:
+    """``X-Export-Passphrase``, when sent: at least 12 characters, as the OpenAPI document
+    says, whether or not this request needs one (a short one is a mistake either way)."""
+    value = request.headers.get("X-Export-Passphrase")
+    if value is not None and len(value) < MIN_PASSPHRASE:
+        raise AdminError(400, "passphrase_required", f"X-Export-Passphrase must be at least "
+                         f"{MIN_PASSPHRASE} characters")
+    return value
+
+
+@bp.before_request
+def options() -> Response | None:
+    """OPTIONS lists exactly the methods the endpoint's OpenAPI entry has (Flask's automatic
+    answer would list the catch-all route's methods too); 404 where there is no endpoint."""
+    if request.method != "OPTIONS" or request.blueprint != "admin":
+        return None
+    try:
+        not_allowed_or_not_found()
+    except AdminError as exc:
+        if exc.status != 405:
+            raise
+        allowed = exc.headers["Allow"].split(", ")
+    return Response(status=204, headers={"Allow": ", ".join([*allowed, "OPTIONS"]),
+                                         "Cache-Control": "no-store"})
+
+
+CATCH_ALL = ["GET", "POST", "PUT", "PATCH", "DELETE", "TRACE"]
+
+
+def not_allowed_or_not_found() -> Response:
+    """The answer for a method an endpoint does not take (405 with the methods it does take
+    in ``Allow``, as its OpenAPI entry lists them), or for a path that is no endpoint (404).
+    Also what any other method gets (QUERY, OPTIONS...): the app's 405 handler sends those
+    here when the path is under the admin API."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in CATCH_ALL[:-1]:
+        try:
+            endpoint, _ = adapter.match(method=method)
+        except HTTPException:
+            continue
+        if endpoint != "admin.unknown":
+            allowed.append(method)
+    if allowed:
+        raise AdminError(405, "method_not_allowed", "this endpoint does not take "
+                         f"{request.method[:16]}", headers={"Allow": ", ".join(allowed)})
+    raise AdminError(404, "not_found", "no such admin API endpoint")
 
 
 def flag(name: str) -> bool:
