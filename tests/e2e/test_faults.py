@@ -182,3 +182,14 @@ def test_logout_while_the_provider_is_down_ends_here_and_says_so(stack: FaultSta
                         allow_redirects=False, timeout=10).status_code == 401
     finally:
         stack.provider.start()
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://app-a.ssomw.localhost:99999/x"])
+def test_a_malformed_original_url_header_never_makes_a_page_fail(stack: FaultStack,
+                                                                 url: str) -> None:
+    """A client's own X-Original-URL reaches the gateway's pages through the /sso/ location
+    (the 404 and error pages read it to pick the app's templates)."""
+    for page in ("/sso/nowhere", "/sso/callback", "/sso/forbidden"):
+        response = requests.get(stack.url("app-a", page), headers={"X-Original-URL": url},
+                                allow_redirects=False, timeout=10)
+        assert response.status_code < 500, (page, response.status_code, response.text[:200])
