@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, request
 
 from ssomw.config import Config
 from ssomw.gateway.runtime import Runtime
@@ -28,9 +28,8 @@ def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     """The Flask app for the gateway's own pages, mounted under ``server.path_prefix``."""
     from ssomw import admin
     from ssomw.admin import http as admin_http
-    from ssomw.admin import service as admin_service
     from ssomw.views import channels, emergency, health, login, logout, metrics, pages
-    from ssomw.views.common import error_page
+    from ssomw.views.common import error_page, replace_with_store_down, store_down_page
 
     runtime = runtime or Runtime.build(config)
     app = Flask(__name__, static_url_path=f"{config.prefix}/static",
@@ -49,21 +48,6 @@ def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     )
     app.extensions["ssomw"] = runtime
     app.context_processor(lambda: {"prefix": config.prefix})
-
-    def store_down_page(exc: StoreUnavailable) -> tuple[str, int, dict[str, str]]:
-        runtime.outage.failed("page", exc)
-        return error_page("SERVICE_UNAVAILABLE", 503)
-
-    def replace_with_store_down(response: Response, exc: StoreUnavailable) -> None:
-        """The flow session could not be saved after the view ran: whatever the view answered
-        (a redirect to the provider, a form) would not work without it, so the answer becomes
-        the 503 page, without the view's cookies or Location."""
-        body, status, headers = store_down_page(exc)
-        response.headers.clear()
-        response.headers.update({"Content-Type": "text/html; charset=utf-8", **headers})
-        response.status_code = status
-        response.set_data(body)
-
     app.session_interface = StoreSessionInterface(app, runtime.store, FLOW_LIFETIME,
                                                   replace_with_store_down)
     for blueprint in (login.bp, logout.bp, channels.bp, health.bp, metrics.bp, pages.bp,
@@ -92,10 +76,7 @@ def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
         """A method no route takes (QUERY, OPTIONS...): JSON under the admin API, the error
         page elsewhere; always with ``Allow`` (RFC 9110 §15.5.6)."""
         if request.path.startswith(f"{config.prefix}{admin.API}/"):
-            try:
-                return admin_http.not_allowed_or_not_found()
-            except admin_service.AdminError as error:
-                return admin_http.admin_error(error)
+            return admin_http.method_not_allowed()
         body, status, headers = error_page("BAD_REQUEST", 405)
         allowed = sorted(getattr(exc, "valid_methods", None) or [])
         return body, status, {**headers, **({"Allow": ", ".join(allowed)} if allowed else {})}

@@ -152,6 +152,15 @@ def passphrase() -> str | None:
     return value
 
 
+def method_not_allowed() -> Response:
+    """The app's 405 for a path under the admin API (a method no route takes, such as QUERY):
+    JSON, with ``Allow`` as the endpoint's OpenAPI entry lists it."""
+    try:
+        return not_allowed_or_not_found()
+    except AdminError as exc:
+        return admin_error(exc)
+
+
 @bp.before_request
 def options() -> Response | None:
     """OPTIONS lists exactly the methods the endpoint's OpenAPI entry has (Flask's automatic

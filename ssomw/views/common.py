@@ -12,13 +12,14 @@ import hmac
 import secrets
 from typing import Any
 
-from flask import current_app, g, request, session
+from flask import Response, current_app, g, request, session
 
 from ssomw.core.redirects import host_matches
 from ssomw.core.target import read_cookie, split_url
 from ssomw.gateway.runtime import Runtime
 from ssomw.middleware.security_headers import page_csp
 from ssomw.oidc.logout import logout_csrf, logout_redirects
+from ssomw.store.base import StoreUnavailable
 
 _UNKNOWN: Any = object()
 
@@ -65,6 +66,24 @@ def error_page(code: str, status: int, **context: Any) -> tuple[str, int, dict[s
         return render_page("forbidden", code=code, status=status, logout_csrf=token,
                            **context), status, headers
     return render_page("error", code=code, status=status, **context), status, {}
+
+
+def store_down_page(exc: StoreUnavailable) -> tuple[str, int, dict[str, str]]:
+    """The "temporarily unavailable" page (503) for a store failure; logged once per
+    interval by the runtime's outage log, not once per request."""
+    runtime().outage.failed("page", exc)
+    return error_page("SERVICE_UNAVAILABLE", 503)
+
+
+def replace_with_store_down(response: Response, exc: StoreUnavailable) -> None:
+    """The flow session could not be saved after the view ran: whatever the view answered (a
+    redirect to the provider, a form) would not work without it, so the answer becomes the
+    503 page, without the view's cookies or Location."""
+    body, status, headers = store_down_page(exc)
+    response.headers.clear()
+    response.headers.update({"Content-Type": "text/html; charset=utf-8", **headers})
+    response.status_code = status
+    response.set_data(body)
 
 
 def signout_form() -> tuple[str, dict[str, str]]:
