@@ -11,23 +11,25 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
 from ssomw.config import Config
 from ssomw.gateway.runtime import Runtime
 from ssomw.oidc.flow import FLOW_LIFETIME
-from ssomw.session.flask_store import StoreSessionInterface
+from ssomw.session.flask_store import StoreSessionInterface, unreadable
 from ssomw.store.base import StoreUnavailable
 
 log = logging.getLogger("ssomw")
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
+SESSIONLESS = frozenset({"health", "metrics", "admin"})  # blueprints that never use the flow
 
 
 def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     """The Flask app for the gateway's own pages, mounted under ``server.path_prefix``."""
     from ssomw import admin
+    from ssomw.admin import http as admin_http
     from ssomw.views import channels, emergency, health, login, logout, metrics, pages
-    from ssomw.views.common import error_page
+    from ssomw.views.common import error_page, replace_with_store_down, store_down_page
 
     runtime = runtime or Runtime.build(config)
     app = Flask(__name__, static_url_path=f"{config.prefix}/static",
@@ -46,16 +48,24 @@ def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     )
     app.extensions["ssomw"] = runtime
     app.context_processor(lambda: {"prefix": config.prefix})
-    app.session_interface = StoreSessionInterface(app, runtime.store, FLOW_LIFETIME)
+    app.session_interface = StoreSessionInterface(app, runtime.store, FLOW_LIFETIME,
+                                                  replace_with_store_down)
     for blueprint in (login.bp, logout.bp, channels.bp, health.bp, metrics.bp, pages.bp,
                       admin.bp):
         app.register_blueprint(blueprint, url_prefix=config.prefix)
     emergency.register(app, config["emergency"])
 
+    @app.before_request
+    def flow_session_readable() -> None:
+        """A page that keeps sign-in state answers 503 when that state could not be read
+        (rather than "your sign-in expired"); health, metrics and the admin API need none."""
+        failure = unreadable(request.environ)
+        if failure is not None and request.blueprint not in SESSIONLESS:
+            raise failure
+
     @app.errorhandler(StoreUnavailable)
     def store_down(exc: StoreUnavailable) -> Any:
-        runtime.outage.failed("page", exc)
-        return error_page("SERVICE_UNAVAILABLE", 503)
+        return store_down_page(exc)
 
     @app.errorhandler(404)
     def not_found(exc: Exception) -> Any:
@@ -63,7 +73,13 @@ def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
 
     @app.errorhandler(405)
     def not_allowed(exc: Exception) -> Any:
-        return error_page("BAD_REQUEST", 405)
+        """A method no route takes (QUERY, OPTIONS...): JSON under the admin API, the error
+        page elsewhere; always with ``Allow`` (RFC 9110 §15.5.6)."""
+        if request.path.startswith(f"{config.prefix}{admin.API}/"):
+            return admin_http.method_not_allowed()
+        body, status, headers = error_page("BAD_REQUEST", 405)
+        allowed = sorted(getattr(exc, "valid_methods", None) or [])
+        return body, status, {**headers, **({"Allow": ", ".join(allowed)} if allowed else {})}
 
     @app.errorhandler(400)
     def bad_request(exc: Exception) -> Any:
@@ -72,6 +88,10 @@ def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
         log.exception("unhandled error")
-        return error_page("INTERNAL_ERROR", 500)
+        try:
+            return error_page("INTERNAL_ERROR", 500)
+        except Exception:  # the page itself failed: a plain answer, never a second traceback
+            log.exception("the error page failed too")
+            return "Internal error", 500, {"Content-Type": "text/plain; charset=utf-8"}
 
     return app

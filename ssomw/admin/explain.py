@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlsplit
 
 from ssomw.core.policy import EMERGENCY_PROVIDER, Identity, is_local_login
+from ssomw.core.target import split_url
 from ssomw.gateway.runtime import Runtime
 from ssomw.identity.users import load_user, local_groups
 
@@ -28,14 +28,10 @@ class ExplainError(ValueError):
 def explain(runtime: Runtime, url: str, user: str | None, *, method: str = "GET",
             client_ip: str = "127.0.0.1", provider: str | None = None,
             email: str | None = None) -> dict[str, Any]:
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        _ = parts.port
-    except ValueError as exc:
-        raise ExplainError("url must be an absolute http(s) URL") from exc
-    if parts.scheme not in ("http", "https") or not host:
+    parts = split_url(url)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.host:
         raise ExplainError("url must be an absolute http(s) URL")
+    host = parts.host
     config = runtime.config
     path = parts.path or "/"
     out: dict[str, Any] = {"url": url, "method": method.upper(), "client_ip": client_ip,

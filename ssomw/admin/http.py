@@ -6,21 +6,25 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from ssomw.admin import bp
 from ssomw.admin.auth import Request, authenticate
-from ssomw.admin.service import AdminError, Change, ConfigService
+from ssomw.admin.export import MIN_PASSPHRASE
+from ssomw.admin.service import MAX_DEPTH, AdminError, Change, ConfigService
 from ssomw.config import ConfigError
 from ssomw.store.base import StoreUnavailable
 from ssomw.views.common import runtime
 
 log = logging.getLogger("ssomw.admin")
 MAX_BODY = 1024 * 1024
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?', re.DOTALL)  # an unclosed one runs to the end
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def answer(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -103,10 +107,29 @@ def json_body(*types: str) -> Any:
     if types and mimetype not in types:
         raise AdminError(415, "unsupported_media_type", f"send {' or '.join(types)}")
     raw = request.get_data(cache=False)
+    if nesting_depth(raw) > MAX_DEPTH:
+        raise AdminError(400, "bad_request", f"the body nests arrays or objects deeper than "
+                         f"{MAX_DEPTH} levels")
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise AdminError(400, "bad_request", "the body is not valid JSON") from exc
+
+
+def nesting_depth(raw: bytes) -> int:
+    """The deepest nesting of ``[`` and ``{`` in a JSON text, brackets inside strings not
+    counted, found by one loop (no recursion, so any depth is measured, and before the parser
+    or any walk of the document can run out of stack). Malformed text is measured as well as
+    it can be; the parser refuses it afterwards."""
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def object_body(*types: str) -> dict[str, Any]:
@@ -117,6 +140,64 @@ def object_body(*types: str) -> dict[str, Any]:
         raise AdminError(422, "invalid_config", "the configuration is invalid; nothing was "
                          "changed", [ConfigError("(top level)", "must be a JSON object")])
     return body
+
+
+def passphrase() -> str | None:
+    """``X-Export-Passphrase``, when sent: at least 12 characters, as the OpenAPI document
+    says, whether or not this request needs one (a short one is a mistake either way)."""
+    value = request.headers.get("X-Export-Passphrase")
+    if value is not None and len(value) < MIN_PASSPHRASE:
+        raise AdminError(400, "passphrase_required", f"X-Export-Passphrase must be at least "
+                         f"{MIN_PASSPHRASE} characters")
+    return value
+
+
+def method_not_allowed() -> Response:
+    """The app's 405 for a path under the admin API (a method no route takes, such as QUERY):
+    JSON, with ``Allow`` as the endpoint's OpenAPI entry lists it."""
+    try:
+        return not_allowed_or_not_found()
+    except AdminError as exc:
+        return admin_error(exc)
+
+
+@bp.before_request
+def options() -> Response | None:
+    """OPTIONS lists exactly the methods the endpoint's OpenAPI entry has (Flask's automatic
+    answer would list the catch-all route's methods too); 404 where there is no endpoint."""
+    if request.method != "OPTIONS" or request.blueprint != "admin":
+        return None
+    try:
+        not_allowed_or_not_found()
+    except AdminError as exc:
+        if exc.status != 405:
+            raise
+        allowed = exc.headers["Allow"].split(", ")
+    return Response(status=204, headers={"Allow": ", ".join([*allowed, "OPTIONS"]),
+                                         "Cache-Control": "no-store"})
+
+
+CATCH_ALL = ["GET", "POST", "PUT", "PATCH", "DELETE", "TRACE"]
+
+
+def not_allowed_or_not_found() -> Response:
+    """The answer for a method an endpoint does not take (405 with the methods it does take
+    in ``Allow``, as its OpenAPI entry lists them), or for a path that is no endpoint (404).
+    Also what any other method gets (QUERY, OPTIONS...): the app's 405 handler sends those
+    here when the path is under the admin API."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in CATCH_ALL[:-1]:
+        try:
+            endpoint, _ = adapter.match(method=method)
+        except HTTPException:
+            continue
+        if endpoint != "admin.unknown":
+            allowed.append(method)
+    if allowed:
+        raise AdminError(405, "method_not_allowed", "this endpoint does not take "
+                         f"{request.method[:16]}", headers={"Allow": ", ".join(allowed)})
+    raise AdminError(404, "not_found", "no such admin API endpoint")
 
 
 def flag(name: str) -> bool:

@@ -81,8 +81,12 @@ IF_MATCH = param("If-Match", "header", {"type": "string"}, True,
                  'the ETag of GET /config: "<version>"')
 IF_MATCH_OPTIONAL = param("If-Match", "header", {"type": "string"}, False,
                           'when given, the change applies only to this version')
-PASSPHRASE = param("X-Export-Passphrase", "header", {"type": "string"}, False,
-                   "passphrase of an encrypted backup (at least 12 characters to export)")
+PASSPHRASE = param("X-Export-Passphrase", "header", {"type": "string", "minLength": 12}, False,
+                   "passphrase of an encrypted backup (at least 12 characters)")
+#: What /explain can judge: an absolute http(s) URL with a plain host and port.
+EXPLAIN_URL = {"type": "string", "pattern": r"^https?://[A-Za-z0-9][A-Za-z0-9.-]{0,252}"
+               r"(:[1-9][0-9]{0,3})?([/?#].*)?$"}
+GROUP_NAME = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": r"\S"}
 NUMBER = param("number", "path", {"type": "integer", "minimum": 1})
 USER = param("user", "path", {"type": "string", "minLength": 1})
 
@@ -180,7 +184,9 @@ def paths() -> dict[str, Any]:
         "/config/export": {"get": op(
             "A backup file; encrypt needs config:secrets and X-Export-Passphrase",
             "config:read", {200: ok("the backup", ref("Backup"))},
-            params=[param("secrets", "query", {"enum": ["redact", "encrypt"]}), PASSPHRASE])},
+            params=[param("secrets", "query", {"enum": ["redact", "encrypt"]}), PASSPHRASE],
+            note="`secrets=encrypt` without `X-Export-Passphrase` is a 400 "
+                 "(`passphrase_required`).")},
         "/config/import": {"post": op(
             "Validate a backup (dry_run) or apply it as a new version (config:write)",
             "config:read", {200: ok("the diff, and the version now active", ref("Change"))},
@@ -225,7 +231,8 @@ def paths() -> dict[str, Any]:
                       {200: ok("the local groups now", {"type": "object"})},
                       errors=(413, 415, 422), params=[USER],
                       body=body({"type": "object", "required": ["groups"], "properties": {
-                          "groups": {"type": "array", "items": {"type": "string"}}}})),
+                          "groups": {"type": "array", "maxItems": 1000,
+                                     "items": GROUP_NAME}}})),
         },
         "/directory/sync": {"post": op(
             "Start a directory sync in the background", "directory:sync",
@@ -242,7 +249,7 @@ def paths() -> dict[str, Any]:
             "Why a user would be allowed or denied at a URL", "config:read",
             {200: ok("app, rules, decision, provider routing, groups with sources",
                      ref("Explanation"))},
-            params=[param("url", "query", {"type": "string"}, True),
+            params=[param("url", "query", EXPLAIN_URL, True),
                     param("user", "query", {"type": "string"},
                           description="needs `sessions:admin` as well (403 without)"),
                     param("method", "query", {"type": "string"}),
@@ -257,8 +264,10 @@ def paths() -> dict[str, Any]:
                 "events": {"type": "array", "items": {
                     "type": "object", "required": ["type", "time"],
                     "properties": {"type": {"type": "string"}, "time": {"type": "number"}}}}}})},
-            params=[param("since", "query", {"type": "string"},
-                          description="epoch seconds or ISO 8601"),
+            params=[param("since", "query", {"anyOf": [
+                        {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,6})?$"},
+                        {"type": "string", "format": "date-time"}]},
+                          description="epoch seconds or an RFC 3339 date-time"),
                     param("type", "query", {"type": "string"}),
                     param("limit", "query", {"type": "integer", "minimum": 1,
                                              "maximum": 10000})])},

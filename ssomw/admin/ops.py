@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from ssomw.telemetry import audit, metrics
 from ssomw.views.common import runtime
 
 MAX_GROUPS = 1000
+EPOCH = re.compile(r"[0-9]{1,12}(\.[0-9]{1,6})?")
 
 
 # --- sessions and users ----------------------------------------------------------------------
@@ -150,15 +152,14 @@ def audit_events() -> Response:
 
 
 def _since(value: str | None) -> float:
-    """Epoch seconds, or an ISO 8601 time (``2024-05-01T12:00:00Z``)."""
-    if not value:
+    """Epoch seconds (digits, as the OpenAPI document says), or an ISO 8601 time
+    (``2024-05-01T12:00:00Z``); anything else, an empty value too, is a 400."""
+    if value is None:
         return 0.0
-    try:
+    if EPOCH.fullmatch(value):
         return float(value)
-    except ValueError:
-        pass
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError as exc:
         raise AdminError(400, "bad_request", "since must be epoch seconds or ISO 8601") from exc
     return moment.timestamp() if moment.tzinfo else time.mktime(moment.timetuple())

@@ -33,6 +33,10 @@ from ssomw.config.versions import ConfigVersions, VersionConflict, diff
 from ssomw.store.base import Store
 from ssomw.telemetry import audit
 
+#: Deeper than any configuration (about 8 levels) by far; every walk of a document (diff,
+#: redaction, validation, export) recurses once per level, and Python's stack ends near 1,000.
+MAX_DEPTH = 64
+
 
 class AdminError(Exception):
     """An operation refused: ``status`` (HTTP), ``code`` (machine), every ``errors`` item."""
@@ -142,6 +146,7 @@ class ConfigService:
         """
         if not dry_run:
             self.writable()
+        refuse_deep(data)
         number, current = self.current()
         if expected is not None and expected != number:
             raise self.conflict(number)
@@ -168,6 +173,7 @@ class ConfigService:
 
     def patch(self, patch: Any, *, author: str, expected: int | None,
               comment: str = "") -> Change:
+        refuse_deep(patch)
         _, current = self.current()
         return self.apply(merge_patch(current, patch), author=author, comment=comment,
                           expected=expected)
@@ -176,6 +182,7 @@ class ConfigService:
                         dry_run: bool = False, expected: int | None = None) -> Change:
         if not dry_run:
             self.writable()
+        refuse_deep(doc)
         try:
             data, may_restore = read_document(doc, passphrase)
         except ExportError as exc:
@@ -203,3 +210,22 @@ class ConfigService:
         return AdminError(422, "invalid_config", "the configuration is invalid; nothing was "
                           "changed", [ConfigError(e.path, scrub(e.message, hidden))
                                       for e in sorted(set(errors))])
+
+
+def refuse_deep(doc: Any) -> None:
+    """400 for a document nested deeper than :data:`MAX_DEPTH` (whatever the depth), before
+    anything walks it: the diff, redaction and validation all recurse once per level. Counted
+    with a list, not recursion, so measuring cannot itself run out of stack."""
+    pending = [(doc, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            children = list(value.values())
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise AdminError(400, "bad_request", f"the document nests arrays or objects deeper "
+                             f"than {MAX_DEPTH} levels")
+        pending.extend((child, depth + 1) for child in children)

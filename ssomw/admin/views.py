@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, request
-from werkzeug.exceptions import HTTPException
+from flask import Response, request
 
 from ssomw.admin import API, bp
 from ssomw.admin.export import redact
 from ssomw.admin.http import (
+    CATCH_ALL,
     answer,
     author,
     can,
@@ -17,7 +17,9 @@ from ssomw.admin.http import (
     flag,
     json_body,
     needs,
+    not_allowed_or_not_found,
     object_body,
+    passphrase,
     service,
 )
 from ssomw.admin.openapi import openapi_document
@@ -80,7 +82,7 @@ def export_config() -> Response:
         raise AdminError(400, "bad_request", "secrets must be redact or encrypt")
     if mode == "encrypt" and not can("config:secrets"):
         raise AdminError(403, "insufficient_scope", "an encrypted export needs config:secrets")
-    doc = service().export(mode, request.headers.get("X-Export-Passphrase"))
+    doc = service().export(mode, passphrase())
     audit.record(runtime().store, "config_exported", author=author(), secrets=mode,
                  version=doc["version"])
     name = f"ssomw-config-v{doc['version'] or 'file'}.json"
@@ -94,11 +96,13 @@ def import_config() -> Response:
     if not dry_run and not can("config:write"):
         raise AdminError(403, "insufficient_scope", "applying an import needs config:write")
     svc = service()
-    body = json_body("application/json")
+    body = json_body("application/json")  # the request's own faults before preconditions
+    if not isinstance(body, dict):
+        raise AdminError(400, "bad_request", "a backup is a JSON object")
+    secret = passphrase()
     expected = expected_version(svc, required=False)
-    return changed(svc.import_document(
-        body, passphrase=request.headers.get("X-Export-Passphrase"), author=author(),
-        dry_run=dry_run, expected=expected))
+    return changed(svc.import_document(body, passphrase=secret, author=author(),
+                                       dry_run=dry_run, expected=expected))
 
 
 @bp.get(f"{API}/config/versions")
@@ -117,27 +121,14 @@ def version(number: int) -> Response:
 @needs("config:write")
 def rollback(number: int) -> Response:
     svc = service()
+    svc.writable()
+    svc.version(number)  # 404 for a version that does not exist, before any precondition
     expected = expected_version(svc, required=False)
     return changed(svc.rollback(number, author=author(), expected=expected))
-
-
-CATCH_ALL = ["GET", "POST", "PUT", "PATCH", "DELETE", "TRACE"]
 
 
 @bp.route(f"{API}/", defaults={"rest": ""}, methods=CATCH_ALL)
 @bp.route(f"{API}/<path:rest>", methods=CATCH_ALL)
 def unknown(rest: str) -> Response:
     """JSON 404 for unknown paths, 405 (with Allow) for known paths and other methods."""
-    adapter = current_app.url_map.bind_to_environ(request.environ)
-    allowed = []
-    for method in CATCH_ALL[:-1]:
-        try:
-            endpoint, _ = adapter.match(method=method)
-        except HTTPException:
-            continue
-        if endpoint != "admin.unknown":
-            allowed.append(method)
-    if allowed:
-        raise AdminError(405, "method_not_allowed", "this endpoint does not take "
-                         f"{request.method}", headers={"Allow": ", ".join(allowed)})
-    raise AdminError(404, "not_found", "no such admin API endpoint")
+    return not_allowed_or_not_found()

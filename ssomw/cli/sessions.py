@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import NoReturn
 
 import click
 
 from ssomw.cli.common import CONFIG_OPTION, config_and_store
+from ssomw.store.base import StoreUnavailable
 from ssomw.telemetry import audit
+
+
+def store_failed(exc: StoreUnavailable, consequence: str) -> NoReturn:
+    """One line on stderr, exit 1: what failed, and what it means for what was asked."""
+    click.echo(f"ssomw: the store is unavailable ({exc}); {consequence}", err=True)
+    sys.exit(1)
 
 
 @click.group()
@@ -26,8 +34,11 @@ def sessions_list(config_file: str | None, user: str | None, as_json: bool) -> N
     """Show live sessions: id, user, provider, the provider's sid, sign-in time, last
     activity and when the session expires (idle or absolute, whichever comes first)."""
     config, store = config_and_store(config_file)
-    records = sorted(store.sessions_by_user(user) if user else store.all_sessions(),
-                     key=lambda r: r.created)
+    try:
+        records = sorted(store.sessions_by_user(user) if user else store.all_sessions(),
+                         key=lambda r: r.created)
+    except StoreUnavailable as exc:
+        store_failed(exc, "no sessions listed")
     idle = config["session"]["idle_timeout"]
     stamp = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))  # noqa: E731
     if not as_json:
@@ -58,11 +69,14 @@ def sessions_revoke(config_file: str | None, user: str | None, session_id: str |
     if sum(map(bool, (user, session_id, everyone))) != 1:
         raise click.UsageError("give exactly one of --user, --id, --all")
     _, store = config_and_store(config_file)
-    if session_id:
-        ended = int(store.delete_session(session_id))
-    else:
-        records = store.sessions_by_user(user) if user else store.all_sessions()
-        ended = store.delete_sessions(r.id for r in records)
+    try:
+        if session_id:
+            ended = int(store.delete_session(session_id))
+        else:
+            records = store.sessions_by_user(user) if user else store.all_sessions()
+            ended = store.delete_sessions(r.id for r in records)
+    except StoreUnavailable as exc:
+        store_failed(exc, "nothing was revoked: the sessions are still valid")
     audit.record(store, "sessions_revoked", author="cli", user=user,
                  session=session_id[:8] if session_id else None, all=everyone, ended=ended)
     click.echo(f"revoked {ended} session(s)")

@@ -326,6 +326,7 @@ def emergency() -> dict[str, Any]:
                               "the same work instead of a sleep (ssomw check warns)"},
         "throttle": {**obj({
             "max_failures": {"type": "integer", "minimum": 1, "default": 5},
+            "max_failures_per_address": {"type": "integer", "minimum": 1, "default": 3},
             "window": {**DURATION, "default": "15m"},
             "lockout": {**DURATION, "default": "15m"},
             "base_delay": {"type": "number", "minimum": 0, "default": 1},
@@ -342,7 +343,7 @@ def admin() -> dict[str, Any]:
             "scopes": {"type": "array", "minItems": 1, "uniqueItems": True,
                        "items": {"enum": list(ADMIN_SCOPES)}},
         }, required=("name", "hash", "scopes"))},
-        "allow_from": {**STRINGS, "default": ["127.0.0.1/32", "::1/128"]},
+        "allow_from": {**STRINGS, "default": ["127.0.0.0/8", "::1/128"]},
         "config_source": {"enum": ["store", "file"], "default": "store"},
     })
 
@@ -350,7 +351,7 @@ def admin() -> dict[str, Any]:
 def metrics() -> dict[str, Any]:
     return obj({
         "enabled": {"type": "boolean", "default": True},
-        "allow_from": {**STRINGS, "default": ["127.0.0.1/32", "::1/128"]},
+        "allow_from": {**STRINGS, "default": ["127.0.0.0/8", "::1/128"]},
     })
 
 

@@ -20,6 +20,33 @@ MAX_URL = 8192
 _USUAL_URL = re.compile(r"(https?)://([-a-zA-Z0-9.:\[\]]+)((?:/[^?#\x00-\x20\x7f]*)?)")
 
 
+class UrlParts(NamedTuple):
+    """A URL's parts as :func:`split_url` read them (``host`` lower case, no brackets)."""
+
+    scheme: str
+    netloc: str
+    host: str
+    port: int | None
+    path: str
+    query: str
+
+
+def split_url(text: object, limit: int = MAX_URL) -> UrlParts | None:
+    """``urlsplit`` for any URL a client sent (``rd``, ``X-Original-URL``, a ``Host``...),
+    that cannot raise: None for what it cannot read (not a string, longer than ``limit``, an
+    unclosed ``[``, a port that is not a number), which every caller treats like an unsafe
+    redirect. ``urlsplit`` itself raises ValueError on those, and a page that works out its
+    app from a hostile ``rd`` must not answer 500 (nor its error page fail the same way)."""
+    if not isinstance(text, str) or len(text) > limit:
+        return None
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname or "", parts.port  # .port raises for a malformed port
+    except ValueError:
+        return None
+    return UrlParts(parts.scheme, parts.netloc, host, port, parts.path, parts.query)
+
+
 class Target(NamedTuple):
     """The original request's URL, as the decision needs it."""
 
@@ -49,14 +76,10 @@ def split_target(original: str, authorities: Memo[str, Any]) -> Target | None:
 
 
 def _split_unusual(original: str) -> Target | None:
-    try:
-        parts = urlsplit(original)
-        host, port = parts.hostname or "", parts.port  # .port raises for a malformed port
-    except ValueError:
+    parts = split_url(original)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.host:
         return None
-    if parts.scheme not in ("http", "https") or not host:
-        return None
-    return Target(parts.scheme, host, port, parts.path)
+    return Target(parts.scheme, parts.host, parts.port, parts.path)
 
 
 _COOKIE_PATTERNS: dict[str, re.Pattern[str]] = {}

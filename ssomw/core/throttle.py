@@ -2,24 +2,33 @@
 
 Knows nothing about HTTP: the store (for counters shared by every instance, surviving
 restarts) and the clock (which stamps the records; delays and locks end as store TTLs) are
-injected. Each attempt is judged on several keys at once (the
-username and the client address); the strictest wins.
+injected. Each attempt is judged on several keys in order — the client address first, then
+the username — and the first key that refuses it decides.
 
 Per key, within ``window`` seconds: after the n-th failure the next attempt is refused unless
-it comes at least ``min(base_delay * 2**(n-1), max_delay)`` seconds later, and
-``max_failures`` failures lock the key for ``lockout`` seconds. A refused attempt (too soon, or
-locked) fails without the password even being checked — the right password too — counts as
-a failure, and looks exactly like any other failure from outside. Delays are enforced as "not
-before" times rather than by sleeping, so an attacker cannot tie up the gateway's workers with
-slow answers.
+it comes at least ``min(base_delay * 2**(n-1), max_delay)`` seconds later, and the key's limit
+of failures (``max_failures_per_address`` for an address, ``max_failures`` for a user) locks
+it for ``lockout`` seconds. A refused attempt (too soon, or locked) fails without the password
+even being checked — the right password too — and looks exactly like any other failure from
+outside. Delays are enforced as "not before" times rather than by sleeping, so an attacker
+cannot tie up the gateway's workers with slow answers.
+
+Lockout must not become a denial of service, so:
+
+* a lock ends ``lockout`` seconds after it was taken, whatever comes later: it is only ever
+  created (``kv_add``), never renewed, and a refused attempt counts on no key it did not
+  reach — so attempts during a lock neither extend it nor pile up for the next one;
+* an attempt refused at the address is not counted on the username, so one address hammering
+  a name is stopped at its own, lower limit before it can lock the user out; only failures
+  from several addresses together can (which is what the user lock is for).
 
 :meth:`Throttle.reserve` counts an attempt *before* its password is checked, with atomic store
 operations only, so a burst of parallel attempts cannot all pass a check made before any of
 them failed: the counter (``incr``) numbers the attempt, the "not before" gate is taken with
-``kv_add`` (one winner per delay), and from the ``max_failures``-th attempt on the lock itself
-is taken with ``kv_add`` (one winner per lockout). :meth:`Throttle.settle` then records the
-failure or undoes the reservation on success. :meth:`check` and :meth:`failed` remain for
-callers that only bound noise (the admin API's token throttle).
+``kv_add`` (one winner per delay), and from the key's limit on the lock itself is taken with
+``kv_add`` (one winner per lockout). :meth:`Throttle.settle` then clears the keys on success
+(and gives back the locks the attempt took); a failure has already been counted. :meth:`check`
+and :meth:`failed` remain for callers that only bound noise (the admin API's token throttle).
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+ADDRESS = "addr:"
 COUNTERS = "throttle-failures"
 LOCKS = "throttle-locks"
 NOT_BEFORE = "throttle-not-before"
@@ -52,11 +62,19 @@ class ThrottleSettings:
     lockout: float
     base_delay: float
     max_delay: float
+    max_failures_per_address: int | None = None  # None: max_failures
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> ThrottleSettings:
         return cls(**{k: section[k] for k in
-                      ("max_failures", "window", "lockout", "base_delay", "max_delay")})
+                      ("max_failures", "window", "lockout", "base_delay", "max_delay",
+                       "max_failures_per_address")})
+
+    def limit(self, key: str) -> int:
+        """Failures that lock ``key``: an address's limit bites before a user's."""
+        if key.startswith(ADDRESS) and self.max_failures_per_address is not None:
+            return self.max_failures_per_address
+        return self.max_failures
 
 
 @dataclass(frozen=True)
@@ -106,45 +124,43 @@ class Throttle:
         return min(s.base_delay * 2 ** (failures - 1), s.max_delay)
 
     def reserve(self, keys: Sequence[str]) -> Reservation:
-        """Count this attempt on every key, atomically, and judge it from that count.
+        """Count this attempt on each key in order, atomically, and judge it from that count;
+        the first key that refuses it ends the walk (later keys never see it).
 
         Of N parallel attempts on a key, one takes the "not before" gate (the others are too
-        soon), and once the count reaches ``max_failures`` one takes the lock (the others are
-        locked out): never more than the sequential rules would have judged, and fewer when
-        parallel attempts on several keys interleave.
+        soon), and once the count reaches the key's limit one takes the lock (the others are
+        locked out): never more than the sequential rules would have judged.
         """
         s, now = self.settings, self.clock()
-        counts, locks = [], []
+        counts: list[tuple[str, int]] = []
+        locks: list[str] = []
         locked = too_soon = False
         for key in keys:
+            if self.store.kv_get(LOCKS, key) is not None:
+                locked = True  # not counted: a lock is neither renewed nor piled onto
+                break
             count = self.store.incr(COUNTERS, key, s.window)
             counts.append((key, count))
-            if locked or too_soon:
-                continue  # refused already: take no gate or lock that a judged attempt needs
             delay = self.delay_for(count)
             if delay > 0 and not self.store.kv_add(NOT_BEFORE, key, repr(now + delay).encode(),
                                                    delay):
                 too_soon = True
-            elif count >= s.max_failures and s.lockout > 0:
-                if self.store.kv_add(LOCKS, key, self._lock_record(now, count), s.lockout):
-                    locks.append(key)
-                else:
+                break
+            if count >= s.limit(key) and s.lockout > 0:
+                if not self.store.kv_add(LOCKS, key, self._lock_record(now, count), s.lockout):
                     locked = True
-            elif self.store.kv_get(LOCKS, key) is not None:
-                locked = True
+                    break
+                locks.append(key)  # held while this attempt is judged; kept if it fails
         return Reservation(tuple(counts), Verdict(locked, too_soon), tuple(locks))
 
     def settle(self, reservation: Reservation, succeeded: bool) -> None:
-        """After the verdict: a success clears the keys (and gives back the locks this attempt
-        took); anything else — refused attempts included — is a failure at its count."""
+        """After the verdict: a success clears the keys it reached (and gives back the locks
+        it took). A failure was counted by :meth:`reserve` already, its delay and any lock
+        taken there: nothing is renewed now."""
         if succeeded:
             self.succeeded(key for key, _ in reservation.counts)
             for key in reservation.locks:
                 self.store.kv_delete(LOCKS, key)
-            return
-        now = self.clock()
-        for key, count in reservation.counts:
-            self._record_failure(key, count, now)
 
     def failed(self, keys: Iterable[str]) -> None:
         """Count a failure that was not reserved (callers using :meth:`check`)."""
@@ -156,8 +172,8 @@ class Throttle:
         delay = self.delay_for(count)
         if delay > 0:
             self.store.kv_set(NOT_BEFORE, key, repr(now + delay).encode(), delay)
-        if count >= self.settings.max_failures and self.settings.lockout > 0:
-            self.store.kv_set(LOCKS, key, self._lock_record(now, count), self.settings.lockout)
+        if count >= self.settings.limit(key) and self.settings.lockout > 0:  # never renewed
+            self.store.kv_add(LOCKS, key, self._lock_record(now, count), self.settings.lockout)
 
     def _lock_record(self, now: float, count: int) -> bytes:
         return json.dumps({"since": now, "until": now + self.settings.lockout,
@@ -182,4 +198,5 @@ class Throttle:
 
 
 def throttle_keys(username: str, address: str) -> list[str]:
-    return [f"user:{username.strip().lower()[:256]}", f"addr:{address}"]
+    """The keys of one attempt, the address first (see :meth:`Throttle.reserve`)."""
+    return [f"{ADDRESS}{address}", f"user:{username.strip().lower()[:256]}"]

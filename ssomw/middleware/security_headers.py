@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
+
+from ssomw.core.target import split_url
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
@@ -40,7 +41,9 @@ def page_csp(form_targets: Iterable[str] = ()) -> str:
 
 def origin_of(url: str) -> str | None:
     """``scheme://host[:port]`` of an absolute http(s) URL, else None (relative: 'self')."""
-    parts = urlsplit(url or "")
+    parts = split_url(url or "")
+    if parts is None:
+        return None
     origin = f"{parts.scheme.lower()}://{parts.netloc}"
     return origin if parts.scheme and _ORIGIN.match(origin) and "@" not in origin else None
 

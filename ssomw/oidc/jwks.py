@@ -1,16 +1,30 @@
 """The provider's signing keys (JWKS), cached, refreshed on rotation but never on demand.
 
-Providers rotate keys by publishing a new ``kid``; the cache answers a token whose ``kid``
-it does not know with ONE forced refresh. Forced refreshes are rate-limited, so tokens with
-random ``kid`` values (cheap to forge) cannot make the gateway hammer the provider. The set is
-also refreshed when older than ``max_age`` so that keys the provider withdraws stop being
-trusted; if that routine refresh fails the previous keys are kept (a provider hiccup must not
-lock every user out) and the refresh is retried after ``min_refresh_interval``.
+Providers rotate keys by publishing a new ``kid``; the cache answers a token whose ``kid`` it
+does not know with a forced refresh. Anyone can make up a ``kid`` (a forged back-channel
+logout token costs nothing), so forced refreshes are bounded without letting such tokens
+stop a genuine rotation from being picked up:
+
+* a short **floor** between two forced refreshes (``min_fetch_interval``, 1 s): at most one
+  such fetch a second per worker, whatever arrives;
+* a **per-kid negative cache**: a ``kid`` that a fetch just showed to be absent is refused
+  without fetching for ``negative_ttl`` (60 s) — for tokens anyone can send only;
+* a token that came **from the provider** itself (the token endpoint's answer, over the
+  gateway's own TLS connection) waits out the floor instead of being refused, and ignores
+  the negative cache (an attacker could have guessed the next ``kid``): a real rotation is
+  seen at the latest a second after any forged token;
+* callers spend no refresh on a token that fails cheaper checks first (``may_refresh``:
+  see :func:`ssomw.oidc.tokens.plausible`).
+
+The set is also refreshed when older than ``max_age`` so that keys the provider withdraws
+stop being trusted; if that routine refresh fails the previous keys are kept (a provider
+hiccup must not lock every user out) and the refresh is retried after
+``min_refresh_interval``.
 
 Usage::
 
     cache = JwksCache(discovery["jwks_uri"], fetch=fetch_json)
-    key = cache.find(header.get("kid"), header["alg"])
+    key = cache.find(header.get("kid"), header["alg"], from_provider=True)
 """
 
 from __future__ import annotations
@@ -88,17 +102,24 @@ class JwksCache:
         min_refresh_interval: float = 60.0,
         clock: Callable[[], float] = time.time,
         max_age: float = 3600.0,
+        min_fetch_interval: float = 1.0,
+        negative_ttl: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.jwks_uri = jwks_uri
         self._fetch = fetch
         self._min_refresh_interval = min_refresh_interval
         self._clock = clock
         self._max_age = max_age
+        self._floor = min_fetch_interval
+        self._negative_ttl = negative_ttl
+        self._sleep = sleep
         self._lock = threading.Lock()
         # (key set, generation): the generation is bumped on every successful fetch
         self._state: tuple[KeySet, int] | None = None
         self._refresh_due = 0.0  # when the cached set is due for a routine refresh
-        self._last_forced: float | None = None
+        self._last_forced: float | None = None  # the last refresh for an unknown kid
+        self._absent: dict[str, float] = {}  # kid -> when a fetch showed it absent
 
     def key_set(self) -> KeySet:
         """The current key set, fetching it on first use or when it is older than max_age."""
@@ -121,34 +142,51 @@ class JwksCache:
             assert self._state is not None
             return self._state
 
-    def find(self, kid: str | None, alg: str) -> Key:
+    def find(self, kid: str | None, alg: str, *, from_provider: bool = False,
+             may_refresh: bool = True) -> Key:
         """The key that verifies a token with this ``kid`` and ``alg``.
 
         OIDC Core §10.1: "If there are multiple keys in the referenced JWK Set document, a kid
-        value MUST be provided in the JOSE Header."  An unknown ``kid`` (or no fitting key) gets
-        one forced refresh, at most once per ``min_refresh_interval``; then ``unknown_kid``.
+        value MUST be provided in the JOSE Header."  An unknown ``kid`` (or no fitting key)
+        gets a forced refresh within the limits above; then ``unknown_kid``.
         """
         keys, generation = self._snapshot()
         key = _select(keys, kid, alg)
         if key is not None:
             return key
-        if not self._forced_refresh(generation):
+        if not may_refresh or (not from_provider and self._known_absent(kid)):
+            raise TokenError("unknown_kid")
+        if not self._forced_refresh(generation, wait=from_provider):
             raise TokenError("unknown_kid")
         key = _select(self.key_set(), kid, alg)
         if key is None:
+            self._note_absent(kid)
             raise TokenError("unknown_kid")
         return key
 
-    def _forced_refresh(self, seen_generation: int) -> bool:
-        """Refetch because of an unknown kid; False when rate-limited."""
+    def _known_absent(self, kid: str | None) -> bool:
+        seen = self._absent.get(kid or "")
+        return seen is not None and self._clock() - seen < self._negative_ttl
+
+    def _note_absent(self, kid: str | None) -> None:
+        if len(self._absent) >= 1024:
+            self._absent.clear()  # bounded; forgetting costs at most one fetch per second
+        self._absent[kid or ""] = self._clock()
+
+    def _forced_refresh(self, seen_generation: int, wait: bool) -> bool:
+        """Refetch because of an unknown kid; False when the floor forbids it and ``wait``
+        is off. With ``wait`` the floor is waited out (at most ``min_fetch_interval``)."""
         with self._lock:
             if self._state is not None and self._state[1] != seen_generation:
                 return True  # another thread refreshed while we waited: look again
-            now = self._clock()
             last = self._last_forced
-            if last is not None and now - last < self._min_refresh_interval:
-                return False
-            self._last_forced = now
+            if last is not None:
+                early = last + self._floor - self._clock()
+                if early > 0:
+                    if not wait:
+                        return False
+                    self._sleep(min(early, self._floor))
+            self._last_forced = self._clock()
             self._refresh_locked()
             return True
 

@@ -81,16 +81,17 @@ def end_session_url(provider: Provider | None, return_to: str, id_token: str | N
                     state: str) -> str | None:
     """RP-Initiated Logout 1.0: the provider's end-session URL with ``id_token_hint``,
     ``post_logout_redirect_uri`` (``return_to``) and ``state``, or None when the provider has
-    none, has it turned off, or cannot be reached (the local logout already happened)."""
+    none or has it turned off.
+
+    Raises ProviderUnavailable when the provider does not answer right now (the probe sign-in
+    uses, :meth:`Provider.ensure_reachable`): a browser sent there would see a network error
+    page instead of being told it is signed out. The local logout has already happened."""
     if provider is None or not provider.settings["logout"]["rp_initiated"]:
         return None
-    try:
-        endpoint = provider.endpoint("end_session_endpoint")
-    except ProviderUnavailable as exc:
-        log.warning("provider %s unreachable for logout: %s", provider.id, exc)
-        return None
+    endpoint = provider.endpoint("end_session_endpoint")
     if not endpoint:
         return None
+    provider.ensure_reachable()
     params = {"post_logout_redirect_uri": return_to, "state": state,
               "client_id": provider.settings["client_id"]}
     if id_token:

@@ -76,7 +76,8 @@ def _id_token(token: str, policy: TokenPolicy, jwks: JwksCache, now: float | Non
     """The checks every ID token passes, fresh or refreshed: signature, iss, aud, azp, exp,
     iat."""
     now = time.time() if now is None else now
-    header, claims, key = _verified_token(token, policy, jwks, check_typ_not_logout)
+    header, claims, key = _verified_token(token, policy, jwks, check_typ_not_logout, now,
+                                          from_provider=True)
     check_iss(claims, policy.issuer)
     check_aud(claims, policy.client_id)
     check_azp(claims, policy.client_id)
@@ -97,8 +98,12 @@ def unverified_issuer(token: object) -> str | None:
 
 
 def _verified_token(token: object, policy: TokenPolicy, jwks: JwksCache,
-                    check_typ: Callable[[Header], None]) -> tuple[Header, Claims, Key]:
-    """Structure, header and signature checks shared by both token kinds."""
+                    check_typ: Callable[[Header], None], now: float, *,
+                    from_provider: bool) -> tuple[Header, Claims, Key]:
+    """Structure, header and signature checks shared by both token kinds.
+
+    ``from_provider``: the token is the token endpoint's answer (not something anyone can
+    send), so an unknown ``kid`` may wait for a key refresh (see :mod:`ssomw.oidc.jwks`)."""
     compact = check_structure(token)
     obj = parse_compact(compact)
     header = obj.protected
@@ -107,7 +112,8 @@ def _verified_token(token: object, policy: TokenPolicy, jwks: JwksCache,
     check_header_values(header)
     check_alg_allowed(header, policy)
     check_typ(header)
-    key = select_key(header, policy, jwks)
+    key = select_key(header, policy, jwks, from_provider=from_provider,
+                     may_refresh=plausible(obj.payload, policy, now))
     verify_signature(obj, header["alg"], key)
     return header, parse_claims(obj.payload), key
 
@@ -215,7 +221,23 @@ def check_typ_not_logout(header: Header) -> None:
         raise TokenError("typ_mismatch")
 
 
-def select_key(header: Header, policy: TokenPolicy, jwks: JwksCache) -> Key:
+def plausible(payload: bytes | None, policy: TokenPolicy, now: float) -> bool:
+    """Whether a token is worth a key refresh: its *unverified* claims name our issuer and
+    our client and it has not expired. Only decides whether an unknown ``kid`` may cost a
+    fetch (a token that fails these would be refused after its signature anyway); every
+    claim is checked for real once the signature holds."""
+    try:
+        claims = parse_claims(payload)
+        check_iss(claims, policy.issuer)
+        check_aud(claims, policy.client_id)
+        check_exp(claims, now, policy.leeway, required=False)
+    except TokenError:
+        return False
+    return True
+
+
+def select_key(header: Header, policy: TokenPolicy, jwks: JwksCache, *,
+               from_provider: bool = False, may_refresh: bool = True) -> Key:
     """OIDC Core 3.1.3.7 point 8 (HS*): "the octets of the UTF-8 representation of the client_secret
     corresponding to the client_id contained in the aud (audience) Claim are used as the key to
     validate the signature."  Point 6: "The Client MUST use the keys provided by the Issuer."
@@ -228,7 +250,9 @@ def select_key(header: Header, policy: TokenPolicy, jwks: JwksCache) -> Key:
             return OctKey.import_key(policy.client_secret)
         except (JoseError, ValueError) as exc:
             raise TokenError("alg_not_allowed", "client secret unusable as HMAC key") from exc
-    return jwks.find(header.get("kid"), alg)  # kid's type was checked with the header
+    # kid's type was checked with the header
+    return jwks.find(header.get("kid"), alg, from_provider=from_provider,
+                     may_refresh=may_refresh)
 
 
 def verify_signature(obj: jws.CompactSignature, alg: str, key: Key) -> None:

@@ -57,6 +57,9 @@ class ChangeMarks:
         try:
             if os.fstat(fd).st_size < _SIZE:
                 os.ftruncate(fd, _SIZE)  # zero-filled; racing creators agree on the size
+            # Give every page its disk block now: a page of a sparse file first written
+            # through the map on a full disk is a SIGBUS that kills the worker, not an error.
+            os.posix_fallocate(fd, 0, _SIZE)
             self._map = mmap.mmap(fd, _SIZE)  # MAP_SHARED: one copy for every process
         finally:
             os.close(fd)

@@ -11,16 +11,15 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import current_app, g, request, session
+from flask import Response, current_app, g, request, session
 
 from ssomw.core.redirects import host_matches
-from ssomw.core.target import read_cookie
+from ssomw.core.target import read_cookie, split_url
 from ssomw.gateway.runtime import Runtime
 from ssomw.middleware.security_headers import page_csp
 from ssomw.oidc.logout import logout_csrf, logout_redirects
-from ssomw.store.base import SessionRecord
+from ssomw.store.base import SessionRecord, StoreUnavailable
 
 _UNKNOWN: Any = object()
 
@@ -35,14 +34,14 @@ def current_app_id() -> str | None:
     the return address ``rd``). Only chooses templates, never grants anything."""
     if "ssomw_app_id" in g:
         return g.ssomw_app_id
-    host = urlsplit(f"//{request.host}").hostname or ""
+    own = split_url(f"//{request.host}")
+    host = own.host if own else ""
     path = "/"
     for candidate in (request.headers.get("X-Original-URL"), request.args.get("rd")):
-        if candidate:
-            parts = urlsplit(candidate[:2048])
-            if parts.hostname in (None, host):
-                path = parts.path or "/"
-                break
+        parts = split_url(candidate[:2048]) if candidate else None
+        if parts is not None and parts.host in ("", host):
+            path = parts.path or "/"
+            break
     app = runtime().config.policy.match_app(host, path)
     return app.id if app else None
 
@@ -72,6 +71,24 @@ def error_page(code: str, status: int, **context: Any) -> tuple[str, int, dict[s
                            switch_rd=switch_rd,
                            **context), status, headers
     return render_page("error", code=code, status=status, **context), status, {}
+
+
+def store_down_page(exc: StoreUnavailable) -> tuple[str, int, dict[str, str]]:
+    """The "temporarily unavailable" page (503) for a store failure; logged once per
+    interval by the runtime's outage log, not once per request."""
+    runtime().outage.failed("page", exc)
+    return error_page("SERVICE_UNAVAILABLE", 503)
+
+
+def replace_with_store_down(response: Response, exc: StoreUnavailable) -> None:
+    """The flow session could not be saved after the view ran: whatever the view answered (a
+    redirect to the provider, a form) would not work without it, so the answer becomes the
+    503 page, without the view's cookies or Location."""
+    body, status, headers = store_down_page(exc)
+    response.headers.clear()
+    response.headers.update({"Content-Type": "text/html; charset=utf-8", **headers})
+    response.status_code = status
+    response.set_data(body)
 
 
 def request_session(rt: Runtime) -> SessionRecord | None:

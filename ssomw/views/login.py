@@ -12,7 +12,7 @@ import logging
 import secrets
 import time
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode
 
 from flask import Blueprint, g, redirect, request, session
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -20,7 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ssomw.core.networks import address_bucket
 from ssomw.core.policy import Assurance
 from ssomw.core.redirects import safe_redirect
-from ssomw.core.target import read_cookie
+from ssomw.core.target import read_cookie, split_url
 from ssomw.gateway.runtime import Runtime
 from ssomw.identity.sign_in import SignIns
 from ssomw.oidc.client import SignInError, finish_login, start_login
@@ -68,9 +68,10 @@ def login() -> Any:
     base = own_base_url()
     if base is None:
         return error_page("BAD_REQUEST", 400)
-    target = urlsplit(rd)
-    host = target.hostname or request.host.split(":")[0]
-    app = rt.config.policy.match_app(host, target.path or "/")
+    target = split_url(rd)  # safe already; split_url only because nothing here may raise
+    own = split_url(f"//{request.host}")
+    host = (target.host if target else "") or (own.host if own else "")
+    app = rt.config.policy.match_app(host, (target.path if target else "") or "/")
     g.ssomw_app_id = app.id if app else None
     allowed = list(app.providers) if app and app.providers else list(rt.config.providers)
     hint = usable_hint(params.get("login_hint") or params.get("email"))

@@ -34,6 +34,7 @@ from ssomw.oidc.logout import (
     logout_csrf,
     logout_redirects,
 )
+from ssomw.oidc.provider import ProviderUnavailable
 from ssomw.store.base import SessionRecord
 from ssomw.views.common import own_base_url, render_page, runtime
 
@@ -59,10 +60,15 @@ def logout() -> Any:
         base = own_base_url()
         if base is not None:
             state = secrets.token_urlsafe(24)
-            target = end_session_url(rt.providers.get(record.provider),
-                                     f"{base}{rt.prefix}/logged-out",
-                                     record.data.get("id_token"), state)
-            if target is not None:
+            try:
+                target = end_session_url(rt.providers.get(record.provider),
+                                         f"{base}{rt.prefix}/logged-out",
+                                         record.data.get("id_token"), state)
+            except ProviderUnavailable as exc:
+                log.warning("provider %s unreachable at logout (%s): signed out here only",
+                            record.provider, exc)
+                target = f"{rt.prefix}/logged-out"  # the signed-out page, not a dead provider
+            if target is not None and not target.startswith(rt.prefix):
                 session["logout"] = {"state": state, "rd": rd}
     if target is None:
         target = rd if "rd" in request.values else f"{rt.prefix}/logged-out"

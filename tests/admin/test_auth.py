@@ -8,7 +8,7 @@ from ssomw.admin.auth import THROTTLE
 from ssomw.admin.tokens import Tokens
 from ssomw.telemetry import audit
 
-from .conftest import Gw
+from .conftest import Gw, config_with
 
 
 @pytest.mark.parametrize("token, address, path, status, error", [
@@ -105,3 +105,15 @@ def test_token_creation_is_checked(gw: Gw, name, scopes, message):
     tokens = Tokens(gw.store, gw.runtime.config["admin"]["tokens"])
     with pytest.raises(ValueError, match=message):
         tokens.create(name, scopes)
+
+
+@pytest.mark.parametrize("address, status", [
+    pytest.param("127.0.0.1", 200, id="127.0.0.1"), pytest.param("127.8.9.10", 200, id="127/8"),
+    pytest.param("::1", 200, id="::1"), pytest.param("10.0.0.1", 403, id="private"),
+    pytest.param("::ffff:10.0.0.1", 403, id="mapped-private"),
+])
+def test_default_allow_from_is_the_loopback_ranges(make_gw, tmp_path, address, status):
+    """Without ``admin.allow_from``: 127.0.0.0/8 and ::1/128, exactly as the README says."""
+    raw = config_with(tmp_path)
+    raw["admin"] = {k: v for k, v in raw["admin"].items() if k != "allow_from"}
+    assert make_gw(raw).api("GET", "/config", address=address).status_code == status

@@ -23,6 +23,7 @@ from tests.support.net import free_port, port_open
 from tests.support.nginx import Nginx
 from tests.support.oidc_provider import TEST_PASSWORD, OidcProvider, client_metadata
 from tests.support.process import Component
+from tests.support.require import unavailable
 from tests.support.resolve import patch_localhost_resolution
 from tests.support.signin import provider_logout, sign_in
 from tests.support.upstream import EchoApp
@@ -314,3 +315,12 @@ def test_a_component_that_dies_at_start_fails_fast_with_its_log(tmp_path: Path) 
     with pytest.raises(RuntimeError, match="exited with code 3:\n.*bad config: line 3"):
         server.start()
     assert time.monotonic() - started < 5 and not server.running
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "failed"), ("", "skipped")])
+def test_a_missing_tool_fails_under_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch,
+                                                           ci: str, outcome: str) -> None:
+    """tests/support/require.py: a skip in CI would hide a regression behind a green run."""
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(pytest.fail.Exception if outcome == "failed" else pytest.skip.Exception):
+        unavailable("slapd is not installed")

@@ -205,6 +205,9 @@ const configuration = {
     idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'HS256'],
   },
   pkce: { required: () => true },
+  // Front-Channel Logout 1.0 is not in oidc-provider 9: the client's frontchannel_logout_uri
+  // is kept as extra metadata and /__test__/frontchannel-logout renders the iframes.
+  extraClientMetadata: { properties: ['frontchannel_logout_uri'] },
   // Refresh tokens whenever the client may use them (not only with offline_access + consent), so
   // the gateway's refresh logic can be tested; without offline_access they die with the session.
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -350,6 +353,28 @@ async function interaction(ctx, abort) {
   }
 }
 
+// Front-Channel Logout 1.0 §2 ("OP's iframe"): the provider's logged-out page embeds, for
+// each client the ended sessions were shared with, an iframe of its frontchannel_logout_uri
+// with iss and sid. The sessions end first (their back-channel notices are sent as usual).
+async function frontchannelFrames(accountId) {
+  const frames = [];
+  for (const [, entry] of [...storeFor('Session')]) {
+    const session = entry.payload;
+    if (session.accountId !== accountId) continue;
+    for (const [clientId, auth] of Object.entries(session.authorizations || {})) {
+      const client = await provider.Client.find(clientId);
+      const uri = client?.metadata().frontchannel_logout_uri;
+      if (!uri) continue;
+      const target = new URL(uri);
+      target.searchParams.set('iss', issuer);
+      target.searchParams.set('sid', auth.sid);
+      frames.push(target.href);
+    }
+  }
+  await endSessionsOf(accountId);
+  return frames;
+}
+
 // Test-only endpoints, and the sign-in pages.
 provider.use(async (ctx, next) => {
   const started = Date.now();
@@ -370,6 +395,17 @@ provider.use(async (ctx, next) => {
       json(ctx, 200, level);
     } else if (path === '/__test__/backchannel' && method === 'GET') {
       json(ctx, 200, deliveries);
+    } else if (path === '/__test__/frontchannel-logout' && method === 'GET') {
+      const accountId = accountIdFor(ctx.query.account);
+      if (!accountId) json(ctx, 404, { error: 'unknown account' });
+      else {
+        const frames = await frontchannelFrames(accountId);
+        ctx.status = 200;
+        ctx.type = 'html';
+        ctx.body = `<!DOCTYPE html><html><head><title>Signed out</title></head><body>
+<p>You are signed out.</p>${frames.map((src) => `<iframe src="${escapeHtml(src)}"></iframe>`)
+  .join('\n')}</body></html>`;
+      }
     } else if (path === '/__test__/end-sessions' && method === 'POST') {
       const accountId = accountIdFor(ctx.query.account);
       if (!accountId) json(ctx, 404, { error: 'unknown account' });

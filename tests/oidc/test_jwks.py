@@ -33,20 +33,60 @@ def test_fetches_lazily_once(keyring: KeyRing) -> None:
     assert fetch.calls == [JWKS_URI]
 
 
-def test_unknown_kid_forced_refresh_is_rate_limited(keyring: KeyRing) -> None:
+def test_unknown_kid_refresh_is_bounded_by_a_floor_and_a_negative_cache(
+        keyring: KeyRing) -> None:
     clock = FakeClock()
     cache, fetch = make_cache(keyring, [["k1"]], clock)
     assert code_of(lambda: cache.find("k9", "RS256")) == "unknown_kid"
     assert len(fetch.calls) == 2  # first use + one forced refresh
-    for kid in ("k8", "k7", "k6"):  # a spray of random kids within the interval
+    for kid in ("k8", "k7", "k6"):  # a spray of random kids within the floor (1 s)
         assert code_of(lambda kid=kid: cache.find(kid, "RS256")) == "unknown_kid"
     assert len(fetch.calls) == 2
-    clock.now += 59
+    clock.now += 1.5
+    assert code_of(lambda: cache.find("k9", "RS256")) == "unknown_kid"
+    assert len(fetch.calls) == 2  # k9 was just shown absent: no fetch for it for 60 s
     assert code_of(lambda: cache.find("k5", "RS256")) == "unknown_kid"
-    assert len(fetch.calls) == 2
-    clock.now += 2  # past min_refresh_interval: one more forced refresh is allowed
-    assert code_of(lambda: cache.find("k4", "RS256")) == "unknown_kid"
-    assert len(fetch.calls) == 3
+    assert len(fetch.calls) == 3  # another kid past the floor: one more fetch
+    clock.now += 60
+    assert code_of(lambda: cache.find("k9", "RS256")) == "unknown_kid"
+    assert len(fetch.calls) == 4
+
+
+def test_a_forged_token_cannot_hide_a_rotation_0_2_s_later(keyring: KeyRing) -> None:
+    """Issue 17 item 9: the forged token's refresh used to block every refresh for 60 s."""
+    clock = FakeClock()
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
+
+    fetch = FakeFetch([keyring.public_jwks(["k1"]), keyring.public_jwks(["k1"]),
+                       keyring.public_jwks(["k1", "k2"])])
+    cache = JwksCache(JWKS_URI, fetch, clock=clock, sleep=sleep)
+    cache.key_set()
+    assert code_of(lambda: cache.find("random-kid", "RS256")) == "unknown_kid"  # forged
+    clock.now += 0.2  # the provider rotates to k2 and signs the next sign-in's ID token
+    assert cache.find("k2", "RS256", from_provider=True).kid == "k2"
+    assert slept == [pytest.approx(0.8)] and len(fetch.calls) == 3
+
+
+def test_a_guessed_kid_poisons_nothing_for_the_provider(keyring: KeyRing) -> None:
+    """The negative cache holds only for tokens anyone can send: a kid an attacker guessed
+    before the rotation is still looked up for a token from the provider."""
+    clock = FakeClock()
+    cache, fetch = make_cache(keyring, [["k1"], ["k1"], ["k1", "k2"]], clock)
+    assert code_of(lambda: cache.find("k2", "RS256")) == "unknown_kid"
+    clock.now += 1.0
+    assert code_of(lambda: cache.find("k2", "RS256")) == "unknown_kid"  # anyone: cached
+    assert cache.find("k2", "RS256", from_provider=True).kid == "k2"
+    assert cache.find("k2", "RS256").kid == "k2"  # and now for everyone
+
+
+def test_no_refresh_for_a_token_that_fails_cheaper_checks(keyring: KeyRing) -> None:
+    cache, fetch = make_cache(keyring, [["k1"]], FakeClock())
+    assert code_of(lambda: cache.find("k9", "RS256", may_refresh=False)) == "unknown_kid"
+    assert len(fetch.calls) == 1
 
 
 def test_rotation_found_by_forced_refresh_then_cached(keyring: KeyRing) -> None:
@@ -167,4 +207,4 @@ def test_concurrent_unknown_kids_cause_one_forced_refresh(keyring: KeyRing) -> N
     for thread in threads:
         thread.join()
     assert codes == ["unknown_kid"] * 8
-    assert len(calls) == 2
+    assert len(calls) == 2  # the first fetch, then one refresh; the floor bars the rest

@@ -8,11 +8,14 @@ import pytest
 
 from ssomw.oidc.errors import TokenError
 from ssomw.oidc.logout_token import validate_logout_token
+from ssomw.oidc.tokens import validate_id_token
 
 from .conftest import (
+    NONCE,
     NOW,
     FakeClock,
     KeyRing,
+    id_token_defaults,
     load_cases,
     logout_token_defaults,
     make_cache,
@@ -95,3 +98,33 @@ def test_returns_claims_for_the_session_lookup(keyring: KeyRing) -> None:
     claims = validate_logout_token(token, make_policy(None), cache, JtiStore(), now=NOW)
     assert (claims["iss"], claims["sub"], claims["sid"]) == (
         "https://idp.example.com", "248289761001", "08a5019c-17e1-4977-8f42-65a12843ea02")
+
+
+def test_a_forged_logout_token_cannot_block_a_key_rotation(keyring: KeyRing) -> None:
+    """Issue 17 item 9, end to end through both validators: anyone POSTs a logout token with
+    the provider's iss and a random kid; 0.2 s later the provider, having rotated to k2,
+    returns an ID token signed with it — and the sign-in succeeds."""
+    clock = FakeClock()
+    cache, fetch = make_cache(keyring, [["k1"], ["k1"], ["k1", "k2"]], clock)
+    forged = mint(keyring, {"header": {"kid": "forged-7"}, "sign_with": "attacker"},
+                  logout_token_defaults)
+    assert outcome(forged, {}, cache, JtiStore()) == "unknown_kid"
+    assert len(fetch.calls) == 2
+    clock.now += 0.2
+    token = mint(keyring, {"header": {"kid": "k2"}, "sign_with": "k2"}, id_token_defaults)
+    claims = validate_id_token(token, make_policy(None), cache, NONCE, None, now=NOW)
+    assert claims["sub"] and len(fetch.calls) == 3
+
+
+@pytest.mark.parametrize("claims", [
+    pytest.param({"iss": "https://evil.example"}, id="other-issuer"),
+    pytest.param({"aud": "someone-else"}, id="other-audience"),
+    pytest.param({"exp": NOW - 3600}, id="expired"),
+])
+def test_no_key_refresh_for_a_token_that_fails_cheaper_checks(keyring: KeyRing,
+                                                              claims: dict) -> None:
+    cache, fetch = make_cache(keyring, [["k1"]], FakeClock())
+    forged = mint(keyring, {"header": {"kid": "forged-8"}, "sign_with": "attacker",
+                            "claims": claims}, logout_token_defaults)
+    assert outcome(forged, {}, cache, JtiStore()) == "unknown_kid"
+    assert len(fetch.calls) == 1  # the first use only: nothing spent on it

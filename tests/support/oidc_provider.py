@@ -207,6 +207,12 @@ class OidcProvider(Component):
         """Every back-channel logout POST: url, logout_token, status (or error), at (ms)."""
         return self._get("/__test__/backchannel")
 
+    def frontchannel_logout_url(self, account: str) -> str:
+        """The provider's logged-out page for ``account``: opening it ends the account's
+        sessions and embeds each client's ``frontchannel_logout_uri`` (Front-Channel Logout
+        1.0) in an iframe, with ``iss`` and ``sid``."""
+        return f"{self.base_url}/__test__/frontchannel-logout?account={account}"
+
     def end_sessions(self, account: str) -> dict[str, Any]:
         """End the account's sessions at the provider (as an admin would), sending back-channel
         logout tokens to the clients that registered a backchannel_logout_uri."""

@@ -53,7 +53,11 @@ def test_scrapes_add_up_all_workers_past_and_present(tmp_path: Path):
             assert response.status_code == 200
             pids.add(response.headers["X-Worker-Pid"])
         assert len(pids) >= 4, "workers were recycled (max_requests) during the run"
-        time.sleep(FLUSH_INTERVAL * 1.5)
+        deadline = time.monotonic() + 10 * FLUSH_INTERVAL  # every worker flushes each interval
+        while value("ssomw_auth_decisions_total", requests.get(
+                f"{base}/sso/metrics", timeout=5).text, app="wiki", outcome="allow") < 60:
+            assert time.monotonic() < deadline, "the counts never added up"
+            time.sleep(0.1)
         for _ in range(6):
             text = requests.get(f"{base}/sso/metrics", timeout=5).text
             assert value("ssomw_auth_decisions_total", text, app="wiki", outcome="allow") == 60
