@@ -101,7 +101,9 @@ def validate_access_token(token: str, policy: TokenPolicy, jwks: JwksCache,
     """A JWT access token's claims, or TokenError. The scope check comes last, so its error
     (``insufficient_scope``: a 403) is only ever about a token that is otherwise good."""
     now = time.time() if now is None else now
-    _, claims, _ = _verified_token(token, policy, jwks, check_typ_access)
+    _, claims, _ = _verified_token(
+        token, policy, jwks, check_typ_access, now, from_provider=False,
+        check_audience=lambda claims: check_audience(claims, expect.audiences))
     check_not_id_token(claims)
     check_iss(claims, policy.issuer)
     check_exp(claims, now, policy.leeway, required=True)

@@ -99,11 +99,14 @@ def unverified_issuer(token: object) -> str | None:
 
 def _verified_token(token: object, policy: TokenPolicy, jwks: JwksCache,
                     check_typ: Callable[[Header], None], now: float, *,
-                    from_provider: bool) -> tuple[Header, Claims, Key]:
+                    from_provider: bool,
+                    check_audience: Callable[[Claims], None] | None = None,
+                    ) -> tuple[Header, Claims, Key]:
     """Structure, header and signature checks shared by both token kinds.
 
     ``from_provider``: the token is the token endpoint's answer (not something anyone can
-    send), so an unknown ``kid`` may wait for a key refresh (see :mod:`ssomw.oidc.jwks`)."""
+    send), so an unknown ``kid`` may wait for a key refresh (see :mod:`ssomw.oidc.jwks`).
+    ``check_audience``: how a plausible token names us (default: ``aud`` has our client id)."""
     compact = check_structure(token)
     obj = parse_compact(compact)
     header = obj.protected
@@ -113,7 +116,7 @@ def _verified_token(token: object, policy: TokenPolicy, jwks: JwksCache,
     check_alg_allowed(header, policy)
     check_typ(header)
     key = select_key(header, policy, jwks, from_provider=from_provider,
-                     may_refresh=plausible(obj.payload, policy, now))
+                     may_refresh=plausible(obj.payload, policy, now, check_audience))
     verify_signature(obj, header["alg"], key)
     return header, parse_claims(obj.payload), key
 
@@ -221,7 +224,8 @@ def check_typ_not_logout(header: Header) -> None:
         raise TokenError("typ_mismatch")
 
 
-def plausible(payload: bytes | None, policy: TokenPolicy, now: float) -> bool:
+def plausible(payload: bytes | None, policy: TokenPolicy, now: float,
+              check_audience: Callable[[Claims], None] | None = None) -> bool:
     """Whether a token is worth a key refresh: its *unverified* claims name our issuer and
     our client and it has not expired. Only decides whether an unknown ``kid`` may cost a
     fetch (a token that fails these would be refused after its signature anyway); every
@@ -229,7 +233,10 @@ def plausible(payload: bytes | None, policy: TokenPolicy, now: float) -> bool:
     try:
         claims = parse_claims(payload)
         check_iss(claims, policy.issuer)
-        check_aud(claims, policy.client_id)
+        if check_audience is None:
+            check_aud(claims, policy.client_id)
+        else:
+            check_audience(claims)
         check_exp(claims, now, policy.leeway, required=False)
     except TokenError:
         return False

@@ -9,6 +9,7 @@ import * as querystring from 'node:querystring';
 import Provider, { errors } from 'oidc-provider';
 
 import {
+  escapeHtml,
   consentPage, errorPage, loginPage, logoutPage, signedOutPage,
 } from './pages.js';
 
