@@ -120,6 +120,39 @@ def schemas() -> dict[str, Any]:
                                   "encrypted": {"type": "string",
                                                 "description": "JWE compact: PBES2-HS512+A256KW"
                                                 ", A256GCM"}}},
+        "AccessChange": {"type": "object", "required": ["app", "before", "after"],
+                         "properties": {"app": {"type": "string"},
+                                        "before": {"type": "string"},
+                                        "after": {"type": "string"},
+                                        "reason": {"type": "string"}}},
+        "Preview": {"type": "object", "required": ["version", "changes", "diff", "known_users",
+                                                   "live_sessions", "users", "sessions"],
+                    "properties": {
+                        "version": {"type": ["integer", "null"]},
+                        "changes": {"type": "integer"},
+                        "diff": {"type": "array", "items": {"type": "object"}},
+                        "known_users": {"type": "integer"},
+                        "live_sessions": {"type": "integer"},
+                        "users": {"type": "array", "items": {
+                            "type": "object", "required": ["user", "gains", "loses", "apps",
+                                                           "groups"],
+                            "properties": {"user": {"type": "string"},
+                                           "provider": {"type": ["string", "null"]},
+                                           "gains": string_list, "loses": string_list,
+                                           "apps": {"type": "array",
+                                                    "items": ref("AccessChange")},
+                                           "groups": {"type": "object", "properties": {
+                                               "added": string_list,
+                                               "removed": string_list}}}}},
+                        "sessions": {"type": "array", "items": {
+                            "type": "object", "required": ["id", "user", "provider", "ends"],
+                            "properties": {"id": {"type": "string"},
+                                           "user": {"type": "string"},
+                                           "provider": {"type": "string"},
+                                           "ends": {"type": ["string", "null"]},
+                                           "gains": string_list, "loses": string_list,
+                                           "headers": {"type": "array",
+                                                       "items": {"type": "object"}}}}}}},
         "VersionMeta": {"type": "object", "required": ["number", "author", "time", "comment",
                                                        "changes"],
                         "properties": {"number": {"type": "integer"},
@@ -194,6 +227,18 @@ def paths() -> dict[str, Any]:
             params=[param("dry_run", "query", {"type": "boolean"}), PASSPHRASE,
                     IF_MATCH_OPTIONAL],
             body=body({"type": "object"}))},
+        "/config/preview": {"post": op(
+            "Who would gain or lose access, and which live sessions would end or change, "
+            "if this configuration (or merge patch) were applied; nothing changes",
+            "config:read", {200: ok("the diff and the impact", ref("Preview"))},
+            errors=(409, 413, 415, 422),
+            body={"required": True, "content": {
+                JSON: {"schema": ref("Config")},
+                "application/merge-patch+json": {"schema": {"type": "object"}}}},
+            note="A whole configuration as `application/json` (as for PUT), or a merge "
+                 "patch as `application/merge-patch+json` (as for PATCH); `\"***\"` keeps "
+                 "a current secret. Known users are those with a live session or a stored "
+                 "record; access is judged at each app's start page.")},
         "/config/versions": {"get": op("The version history", "config:read", {200: ok(
             "versions, oldest first", {"type": "object", "required": ["active", "versions"],
                                        "properties": {

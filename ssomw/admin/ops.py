@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flask import Response, request
 
-from ssomw.admin import API, bp
+from ssomw.admin import API, actions, bp
 from ssomw.admin.auth import insufficient_scope
 from ssomw.admin.explain import ExplainError, explain
 from ssomw.admin.http import answer, author, can, json_body, needs
@@ -16,7 +16,7 @@ from ssomw.admin.jobs import start_sync, sync_status
 from ssomw.admin.service import AdminError
 from ssomw.config import ConfigError
 from ssomw.identity.users import load_user, local_groups
-from ssomw.telemetry import audit, metrics
+from ssomw.telemetry import audit
 from ssomw.views.common import runtime
 
 MAX_GROUPS = 1000
@@ -42,25 +42,14 @@ def list_sessions() -> Response:
 @bp.delete(f"{API}/sessions/<session_id>")
 @needs("sessions:admin")
 def delete_session(session_id: str) -> Response:
-    rt = runtime()
-    record = rt.store.get_session(session_id)
-    if record is None or not rt.store.delete_session(session_id):
-        raise AdminError(404, "not_found", "no live session with this id")
-    audit.record(rt.store, "session_revoked", author=author(), session=session_id[:8],
-                 user=record.user)
-    metrics.logout("admin")
+    actions.end_session(runtime(), session_id, author(), "api")
     return Response(status=204)
 
 
 @bp.delete(f"{API}/users/<user>/sessions")
 @needs("sessions:admin")
 def delete_user_sessions(user: str) -> Response:
-    rt = runtime()
-    ended = rt.store.delete_sessions(r.id for r in rt.store.sessions_by_user(user))
-    if not ended:
-        raise AdminError(404, "not_found", "the user has no live session")
-    audit.record(rt.store, "user_sessions_revoked", author=author(), user=user, ended=ended)
-    metrics.logout("admin", ended)
+    actions.end_user_sessions(runtime(), user, author(), "api")
     return Response(status=204)
 
 
@@ -86,10 +75,7 @@ def put_groups(user: str) -> Response:
         raise AdminError(422, "invalid_groups", "send {\"groups\": [names]}",
                          [ConfigError("groups", f"must be a list of at most {MAX_GROUPS} non-empty "
                                            "names (up to 256 characters each)")])
-    rt = runtime()
-    result = rt.identities.assign_local(user, names)
-    audit.record(rt.store, "local_groups_changed", author=author(), user=user,
-                 groups=result.local)
+    result = actions.set_local_groups(runtime(), user, names, author(), "api")
     return answer({"user": user, "local": result.local, "groups": result.groups,
                    "sessions": result.sessions,
                    "effective": "now" if result.groups is not None or result.sessions

@@ -28,6 +28,7 @@ from ssomw.admin.export import (
     scrub,
     secret_values,
 )
+from ssomw.admin.preview import Impact, impact
 from ssomw.config import Config, ConfigError, ConfigInvalid
 from ssomw.config.versions import ConfigVersions, VersionConflict, diff
 from ssomw.store.base import Store
@@ -68,6 +69,21 @@ class Change:
     def body(self, show_secrets: bool = False) -> dict[str, Any]:
         return {"version": self.version, "dry_run": self.dry_run, "changes": len(self.diff),
                 "diff": self.diff if show_secrets else redact_diff(self.diff)}
+
+
+@dataclass
+class Preview:
+    """A change not made: the diff against the active version and its impact
+    (:mod:`.preview`)."""
+
+    version: int | None
+    diff: list[dict[str, Any]]
+    impact: Impact
+
+    def body(self, show_secrets: bool = False) -> dict[str, Any]:
+        return {"version": self.version, "changes": len(self.diff),
+                "diff": self.diff if show_secrets else redact_diff(self.diff),
+                **self.impact.body()}
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -189,6 +205,44 @@ class ConfigService:
             raise AdminError(400, exc.code, str(exc)) from exc
         return self.apply(data, author=author, comment="import", expected=expected,
                           keep_redacted=may_restore, dry_run=dry_run)
+
+    def preview(self, data: Any, *, keep_redacted: bool = True) -> Preview:
+        """What making ``data`` active would change (contract §11), changing nothing: the
+        same restoring of ``"***"`` and the same validation as :meth:`apply` (422 with every
+        error), then the diff and the impact on known users and live sessions. Works with
+        ``config_source: file`` too (against the file)."""
+        refuse_deep(data)
+        number, current = self.current()
+        errors: list[ConfigError] = []
+        if keep_redacted:
+            data, errors = restore(data, current)
+        if not isinstance(data, Mapping):
+            errors.append(ConfigError("(top level)", "must be a JSON object"))
+        if errors:
+            raise self.invalid(errors, data)
+        try:
+            new = self.versions.validate(data)
+        except ConfigInvalid as exc:
+            raise self.invalid(exc.errors, data) from exc
+        try:
+            old = self.versions.validate(current)
+        except ConfigInvalid as exc:
+            raise AdminError(409, "active_config_unloadable", "the active configuration does "
+                             "not load here, so there is nothing to compare with") from exc
+        return Preview(number, diff(current, data), impact(self.store, old, new))
+
+    def preview_patch(self, patch: Any) -> Preview:
+        refuse_deep(patch)
+        _, current = self.current()
+        return self.preview(merge_patch(current, patch))
+
+    def read_backup(self, doc: Any, passphrase: str | None) -> tuple[Any, bool]:
+        """(configuration, whether ``"***"`` in it keeps current secrets) from a backup."""
+        refuse_deep(doc)
+        try:
+            return read_document(doc, passphrase)
+        except ExportError as exc:
+            raise AdminError(400, exc.code, str(exc)) from exc
 
     def rollback(self, number: int, *, author: str, expected: int | None = None) -> Change:
         self.writable()

@@ -105,6 +105,18 @@ def import_config() -> Response:
                                        dry_run=dry_run, expected=expected))
 
 
+@bp.post(f"{API}/config/preview")
+@needs("config:read")
+def preview_config() -> Response:
+    """The impact of a configuration (``application/json``: a whole one, as for PUT) or of
+    a merge patch (``application/merge-patch+json``, as for PATCH), without applying it."""
+    body = object_body("application/json", MERGE_PATCH)
+    svc = service()
+    found = (svc.preview_patch(body) if request.mimetype == MERGE_PATCH
+             else svc.preview(body))
+    return answer(found.body(show_secrets=can("config:secrets")))
+
+
 @bp.get(f"{API}/config/versions")
 @needs("config:read")
 def versions() -> Response:

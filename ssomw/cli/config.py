@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -22,11 +21,10 @@ from typing import Any
 import click
 import yaml
 
+from ssomw.admin.readable import diff_lines, impact_lines
 from ssomw.admin.service import AdminError, ConfigService
 from ssomw.admin.tokens import Tokens, config_entry
 from ssomw.cli.common import CONFIG_OPTION, load_or_exit
-from ssomw.config.phrasing import literal
-from ssomw.config.schema import SECRET_KEYS
 from ssomw.store import open_store
 from ssomw.store.base import StoreUnavailable
 from ssomw.telemetry import audit
@@ -81,97 +79,6 @@ def show_diff(changes: list[dict[str, Any]]) -> None:
         click.echo(line)
 
 
-def diff_lines(changes: list[dict[str, Any]]) -> list[str]:
-    lines: list[str] = []
-    for change in changes:
-        path = change["path"]
-        if change["op"] == "add":
-            lines += [f"+ {where}: {show(where, value)}" for where, value
-                      in leaves(change["value"], path)]
-        elif change["op"] == "remove":
-            lines.append(f"- {path}")
-        else:
-            lines += compare(change["from"], change["to"], path)
-    return lines
-
-
-def compare(old: Any, new: Any, path: str) -> list[str]:
-    """Leaf-level differences; entries of lists of objects are paired by their ``id``
-    (``name``, ``username``) when they all have one, so inserting an app is one addition."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        lines = []
-        for key in sorted(set(old) | set(new), key=str):
-            where = f"{path}.{key}"
-            if key not in old:
-                lines += [f"+ {w}: {show(w, v)}" for w, v in leaves(new[key], where)]
-            elif key not in new:
-                lines.append(f"- {where}")
-            else:
-                lines += compare(old[key], new[key], where)
-        return lines
-    if isinstance(old, list) and isinstance(new, list) and nested(old + new):
-        return compare_items(old, new, path)
-    if old == new:
-        return []
-    return [f"~ {path}: {show(path, old)} -> {show(path, new)}"]
-
-
-def compare_items(old: list[Any], new: list[Any], path: str) -> list[str]:
-    ident = identity_key(old + new)
-    if ident is None:
-        pairs = [(i, old[i] if i < len(old) else MISSING, new[i] if i < len(new) else MISSING)
-                 for i in range(max(len(old), len(new)))]
-    else:
-        before = {item[ident]: (i, item) for i, item in enumerate(old)}
-        pairs = [(i, before.pop(item[ident], (None, MISSING))[1], item)
-                 for i, item in enumerate(new)]
-        pairs += [(i, item, MISSING) for i, item in before.values()]
-    lines = []
-    for i, was, now in pairs:
-        where = f"{path}[{i}]"
-        if was is MISSING:
-            lines += [f"+ {w}: {show(w, v)}" for w, v in leaves(now, where)]
-        elif now is MISSING:
-            named = f" ({ident} {was[ident]!r})" if ident else ""
-            lines.append(f"- {where}{named}")
-        else:
-            lines += compare(was, now, where)
-    return lines
-
-
-MISSING: Any = object()
-
-
-def identity_key(items: list[Any]) -> str | None:
-    for key in ("id", "name", "username"):
-        values = [item.get(key) for item in items if isinstance(item, dict)]
-        if len(values) == len(items) and all(isinstance(v, str) for v in values):
-            return key
-    return None
-
-
-def nested(items: list[Any]) -> bool:
-    return any(isinstance(item, (dict, list)) for item in items)
-
-
-def leaves(value: Any, path: str) -> list[tuple[str, Any]]:
-    """(path, value) for every leaf; a list of plain values is one leaf (``hosts: [...]``)."""
-    if isinstance(value, dict) and value:
-        return [leaf for key, item in value.items() for leaf in leaves(item, f"{path}.{key}")]
-    if isinstance(value, list) and nested(value):
-        return [leaf for i, item in enumerate(value) for leaf in leaves(item, f"{path}[{i}]")]
-    return [(path, value)]
-
-
-def show(path: str, value: Any) -> str:
-    """A value as YAML spells it; under a secret key (or a credential in a URL) ``***``."""
-    parts = [part for part in re.split(r"[.\[\]]", path) if part]
-    if any(part in SECRET_KEYS for part in parts):
-        return "***" if not isinstance(value, list) else "[" + ", ".join(
-            "***" for _ in value) + "]"
-    return literal(value)
-
-
 # --- ssomw config ------------------------------------------------------------------------------
 
 @click.group()
@@ -206,7 +113,8 @@ def export_command(config_file: str | None, mode: str, output: Path | None) -> N
 @config.command("import")
 @CONFIG_OPTION
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="validate and show the diff; change nothing")
+@click.option("--dry-run", is_flag=True, help="validate, show the diff and who would gain or "
+              "lose access (which live sessions would end or change); change nothing")
 def import_command(config_file: str | None, file: Path, dry_run: bool) -> None:
     """Validate a backup (or a configuration file) and make it the active version."""
     try:
@@ -217,12 +125,18 @@ def import_command(config_file: str | None, file: Path, dry_run: bool) -> None:
     secret = passphrase(confirm=False) if isinstance(doc, dict) and "encrypted" in doc \
         else None
     with service(config_file) as svc:
-        change = svc.import_document(doc, passphrase=secret, author=author(), dry_run=dry_run)
-    lines = diff_lines(change.diff)
+        if dry_run:
+            data, may_restore = svc.read_backup(doc, secret)
+            found = svc.preview(data, keep_redacted=may_restore)
+        else:
+            change = svc.import_document(doc, passphrase=secret, author=author())
+    lines = diff_lines(found.diff if dry_run else change.diff)
     for line in lines:
         click.echo(line)
     if dry_run:
-        click.echo(f"dry run: valid; {len(lines)} change(s) against version {change.version}")
+        for line in impact_lines(found.body()):
+            click.echo(line)
+        click.echo(f"dry run: valid; {len(lines)} change(s) against version {found.version}")
     else:
         click.echo(f"version {change.version} is active ({len(lines)} change(s))")
 

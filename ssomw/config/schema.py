@@ -345,6 +345,12 @@ def admin() -> dict[str, Any]:
         }, required=("name", "hash", "scopes"))},
         "allow_from": {**STRINGS, "default": ["127.0.0.0/8", "::1/128"]},
         "config_source": {"enum": ["store", "file"], "default": "store"},
+        "console": {**obj({
+            "groups": {**STRINGS, "default": [],
+                       "description": "members of these groups may use the web console at "
+                       "<prefix>/admin/ (signed in through SSO or the emergency login); "
+                       "empty: the console is off"},
+        }), "default": {}},
     })
 
 

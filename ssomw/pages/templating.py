@@ -23,7 +23,9 @@ e-mail address to pick the provider) and ``emergency``. Lookup, first found wins
 ``apps.<app>.<page>``, then for ``forbidden`` ``apps.<app>.error``, then ``<page>``, then
 ``error`` (for ``forbidden``), then the shipped page.
 Custom templates may ``{% extends "base.html" %}`` (blocks ``title``, ``card_class``,
-``content``, ``footer``) or include any shipped page.
+``content``, ``footer``) or include any shipped page. ``disabled`` lists custom templates
+(``error``, ``apps.<app>.<page>``) and message overrides (``messages.<lang>``) that are kept,
+and still validated, but not in force: the console's on/off switch.
 
 Variables (every page):
 
@@ -122,6 +124,11 @@ TEMPLATES_SCHEMA: dict[str, Any] = _obj({
     "logout_redirect": {"type": "string", "pattern": r"^(/(?![/\\])\S*|https?://\S+)$",
                         "description": "after sign-out go here instead of showing the logout "
                         "page (a validated rd given to /sso/logout still wins)"},
+    "disabled": {"type": "array", "uniqueItems": True, "default": [],
+                 "items": {"type": "string", "minLength": 1},
+                 "description": "custom templates and message overrides kept but not in force "
+                 "(the shipped page or text is shown): 'error', 'apps.<app>.<page>', "
+                 "'messages.<lang>'"},
     "support": _obj({
         "email": {"type": "string", "pattern": r"^[^\s@<>\"]+@[^\s@<>\"]+$"},
         "url": {"type": "string", "pattern": r"^https?://[^\s]+$"},
@@ -225,7 +232,10 @@ class Pages:
         self.prefix = prefix
         self.app_names = dict(app_names or {})
         custom: dict[str, str] = {}
+        off = set(self.section.get("disabled") or ())
         for path, spec in custom_specs(self.section):
+            if path.removeprefix("templates.") in off:
+                continue
             text, problem = read_source(spec)
             if text is None:
                 log.error("custom template %s unusable (%s); the default page is shown",
@@ -234,7 +244,9 @@ class Pages:
                 custom[path] = text
         self.custom = frozenset(custom)
         self.env = make_environment(custom, default_dir)
-        self.messages = Messages(load_catalogs(catalog_dir), self.section.get("messages"))
+        self.messages = Messages(load_catalogs(catalog_dir), {
+            lang: texts for lang, texts in (self.section.get("messages") or {}).items()
+            if f"messages.{lang}" not in off})
 
     @classmethod
     def from_config(cls, config: Any) -> Pages:
@@ -344,7 +356,8 @@ def validate_templates(section: Mapping[str, Any] | None,
             errors.append((path, problem or "unreadable"))
         else:
             sources[path] = text
-    pages = Pages({**section, **{page: None for page in PAGE_FILES}, "apps": {}})
+    pages = Pages({**section, **{page: None for page in PAGE_FILES}, "apps": {},
+                   "disabled": []})
     env = make_environment(sources)
     for path in sources:
         page = path.rsplit(".", 1)[1]
@@ -363,6 +376,12 @@ def validate_templates(section: Mapping[str, Any] | None,
                 hint = f"; did you mean {near[0]!r}?" if near else ""
                 errors.append((f"templates.messages.{lang}.{key}", f"unknown message key{hint} "
                                "(the keys are those of ssomw/pages/i18n/en.json)"))
+    names = {path.removeprefix("templates.") for path, _ in specs} | {
+        f"messages.{lang}" for lang in section.get("messages") or {}}
+    for k, name in enumerate(section.get("disabled") or ()):
+        if name not in names:
+            errors.append((f"templates.disabled[{k}]", f"{name!r} names no custom template or "
+                           "message override here"))
     if app_ids is not None:
         for app_id in section.get("apps") or {}:
             if app_id not in app_ids:

@@ -84,9 +84,29 @@ def test_import_diff_is_one_line_per_changed_path_without_secrets(setup, tmp_pat
         "~ apps[1].rules[1].policy: 'authenticated' -> 'deny'",
         "~ providers[0].client_secret: *** -> ***",
         "~ session.secure: false -> true",
+        "impact: 0 known user(s), 0 live session(s) looked at",
+        "  nobody gains or loses access; no live session ends or changes",
         "dry run: valid; 6 change(s) against version 1",
     ]
     assert "rotated" not in "\n".join(lines) and "idp-client-secret" not in "\n".join(lines)
+
+
+def test_import_dry_run_prints_who_gains_or_loses_access(setup, tmp_path: Path):
+    """Contract §11: ``--dry-run`` names the users and live sessions a change affects."""
+    gw, path = setup
+    for user, groups in (("alice", ["agents"]), ("bob", ["staff"])):
+        gw.runtime.sessions.create(user=user, provider="idp", sub=user, sid=None,
+                                   data={"groups": groups})
+    raw = yaml.safe_load(path.read_text())
+    raw["apps"][1]["allowed_groups"] = ["staff"]
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(raw))
+    out = run(config, "import", "-c", str(path), str(edited), "--dry-run").output
+    assert "impact: 2 known user(s), 2 live session(s) looked at" in out
+    assert "  user alice: loses desk" in out  # passthrough: the app's own login, no SSO
+    assert "  user bob: gains desk" in out
+    assert "of bob (idp): gains desk" in out
+    assert gw.etag() == '"1"'
 
 
 def test_export_import_rollback_versions(setup, tmp_path: Path):

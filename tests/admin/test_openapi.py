@@ -55,7 +55,7 @@ STRICT = SchemathesisConfig.from_dict({
     "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED},
                "missing_required_header": {"expected-statuses": [400, 401, 403, 406, 415,
                                                                  422, 428]}},
-    "operations": [{"include-path-regex": "^/config($|/import|/rollback)",
+    "operations": [{"include-path-regex": "^/config($|/import|/preview|/rollback)",
                     "checks": {"positive_data_acceptance": {
                         "expected-statuses": [*ACCEPTED, "422"]}}}],
 })
