@@ -26,7 +26,7 @@ SESSIONLESS = frozenset({"health", "metrics", "admin"})  # blueprints that never
 
 def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     """The Flask app for the gateway's own pages, mounted under ``server.path_prefix``."""
-    from ssomw import admin
+    from ssomw import admin, console
     from ssomw.admin import http as admin_http
     from ssomw.views import channels, emergency, health, login, logout, metrics, pages
     from ssomw.views.common import error_page, replace_with_store_down, store_down_page
@@ -51,7 +51,7 @@ def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     app.session_interface = StoreSessionInterface(app, runtime.store, FLOW_LIFETIME,
                                                   replace_with_store_down)
     for blueprint in (login.bp, logout.bp, channels.bp, health.bp, metrics.bp, pages.bp,
-                      admin.bp):
+                      admin.bp, console.bp):
         app.register_blueprint(blueprint, url_prefix=config.prefix)
     emergency.register(app, config["emergency"])
 

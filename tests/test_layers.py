@@ -24,6 +24,7 @@ LAYERS = [
     {"gateway"},
     {"views"},
     {"admin"},
+    {"console"},  # beside admin/: the same services, as pages
     {"__init__", "wsgi"},
     {"demo"},
     {"cli"},
