@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on Debian 12: the real components (nginx, redis,
-# slapd, chromium, wrk), the project's venv and the test OpenID provider's node modules.
+# slapd, chromium, wrk), the project's venv and the node modules of the test OpenID provider
+# and of axe-core (tests/a11y).
 # Idempotent and non-interactive; fast when everything is already there. Works from any cwd.
 set -euo pipefail
 
@@ -124,24 +125,26 @@ else
     say "venv up to date"
 fi
 
-# --- the test OpenID provider (node) --------------------------------------------------------
-stamp="$PROVIDER_DIR/node_modules/.ssomw-install.sha256"
-wanted="$(fingerprint "$PROVIDER_DIR/package.json" "$PROVIDER_DIR/package-lock.json")"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-    say "npm install in tests/oidc-provider"
-    (
-        cd "$PROVIDER_DIR"
-        if [ -f package-lock.json ]; then
-            quietly npm ci --no-audit --no-fund --loglevel=error
-        else
-            quietly npm install --no-audit --no-fund --loglevel=error
-        fi
-    )
-    # package-lock.json may have just been written: fingerprint what is there now.
-    fingerprint "$PROVIDER_DIR/package.json" "$PROVIDER_DIR/package-lock.json" >"$stamp"
-else
-    say "oidc-provider node modules up to date"
-fi
+# --- node packages: the test OpenID provider, axe-core for the accessibility checks ----------
+for NODE_DIR in "$PROVIDER_DIR" "$REPO/tests/a11y"; do
+    stamp="$NODE_DIR/node_modules/.ssomw-install.sha256"
+    wanted="$(fingerprint "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json")"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+        say "npm install in ${NODE_DIR#"$REPO"/}"
+        (
+            cd "$NODE_DIR"
+            if [ -f package-lock.json ]; then
+                quietly npm ci --no-audit --no-fund --loglevel=error
+            else
+                quietly npm install --no-audit --no-fund --loglevel=error
+            fi
+        )
+        # package-lock.json may have just been written: fingerprint what is there now.
+        fingerprint "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json" >"$stamp"
+    else
+        say "${NODE_DIR#"$REPO"/} node modules up to date"
+    fi
+done
 
 mkdir -p "$REPO/tests/artifacts"
 say "ready"

@@ -16,7 +16,9 @@ from ssomw.admin import actions
 from ssomw.admin.export import redact
 from ssomw.admin.preview import regrouped
 from ssomw.admin.service import AdminError
-from ssomw.config import ConfigInvalid
+from ssomw.config import ConfigInvalid, section_defaults
+from ssomw.config.schema import config_schema
+from ssomw.config.validate import fill_defaults
 from ssomw.console import bp
 from ssomw.console.flow import propose, service
 from ssomw.console.forms import FieldError, by_field, dump, names, yaml_field
@@ -54,9 +56,15 @@ def dashboard() -> Response:
                 sessions=len(sessions), users=len({s.user for s in sessions}))
 
 
+def active_apps() -> list[dict[str, Any]]:
+    """The active version's apps with the schema's defaults: right after a change this
+    worker may serve the previous configuration for up to a second, the page must not."""
+    _, data = service().current()
+    return fill_defaults(data, config_schema()).get("apps") or []
+
+
 @bp.get("/admin/apps")
 def apps() -> Response:
-    rt = runtime()
     rows = [{"id": app["id"], "name": app.get("name") or "", "hosts": app["hosts"],
              "path_prefix": app.get("path_prefix", "/"), "sso": app["sso"],
              "allowed_groups": app["allowed_groups"], "denied_action": app["denied_action"],
@@ -64,7 +72,7 @@ def apps() -> Response:
                  {"policy": r["policy"], "paths": r.get("paths") or [],
                   "methods": r.get("methods") or [], "groups": r.get("groups") or [],
                   "networks": r.get("networks") or []} for r in app.get("rules") or []]}
-            for app in rt.config["apps"]]
+            for app in active_apps()]
     return page("apps.html", section="apps", apps=rows)
 
 
@@ -181,8 +189,9 @@ def reachable(settings: dict[str, Any]) -> dict[str, Any]:
 def groups() -> Response:
     number, data = service().current()
     user = (request.values.get("user") or "").strip()[:256]
+    # Not set in the configuration: its defaults, as a starting point.
     text = request.form.get("mapping") if request.method == "POST" else dump(
-        data.get("groups") or {})
+        data.get("groups") or section_defaults("groups"))
     errors: list[str] = []
     try:
         section = yaml_field("mapping", text, empty={})

@@ -69,7 +69,7 @@ def page(template: str, status: int = 200, *, section: str = "", **context: Any)
             {"id": key, "label": label, "href": f"{base()}/{path}", "current": key == section}
             for key, label, path in NAV],
         "section": section, "csrf": csrf_token(), "notice": session.pop(NOTICE, ""),
-        "user": admin.user if admin else "", "request_id": request.environ.get(
+        "admin_user": admin.user if admin else "", "request_id": request.environ.get(
             "ssomw.request_id", ""),
     }
     values.update(plain(context))
