@@ -81,3 +81,9 @@ def apply(proposal_id: str) -> Response:
     notify(f"Version {change.version} is active: {proposal.title}. Every gateway instance "
            "applies it within 2 seconds.")
     return redirect(proposal.back or f"{base()}/", 303)
+
+
+@bp.errorhandler(AdminError)
+def admin_error(exc: AdminError) -> Response:
+    """A service's refusal that no view words itself: its message, on a console page."""
+    return refused(exc.message, exc.status if 400 <= exc.status < 600 else 400)
