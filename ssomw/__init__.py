@@ -21,14 +21,15 @@ from ssomw.store.base import StoreUnavailable
 
 log = logging.getLogger("ssomw")
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
-SESSIONLESS = frozenset({"health", "metrics", "admin"})  # blueprints that never use the flow
+# Blueprints that never use the flow session.
+SESSIONLESS = frozenset({"health", "metrics", "admin", "keys"})
 
 
 def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     """The Flask app for the gateway's own pages, mounted under ``server.path_prefix``."""
     from ssomw import admin, console
     from ssomw.admin import http as admin_http
-    from ssomw.views import channels, emergency, health, login, logout, metrics, pages
+    from ssomw.views import channels, emergency, health, keys, login, logout, metrics, pages
     from ssomw.views.common import error_page, replace_with_store_down, store_down_page
 
     runtime = runtime or Runtime.build(config)
@@ -51,7 +52,7 @@ def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     app.session_interface = StoreSessionInterface(app, runtime.store, FLOW_LIFETIME,
                                                   replace_with_store_down)
     for blueprint in (login.bp, logout.bp, channels.bp, health.bp, metrics.bp, pages.bp,
-                      admin.bp, console.bp):
+                      keys.bp, admin.bp, console.bp):
         app.register_blueprint(blueprint, url_prefix=config.prefix)
     emergency.register(app, config["emergency"])
 

@@ -96,6 +96,8 @@ def explain(runtime: Runtime, url: str, user: str | None, *, method: str = "GET"
     out["path"] = explanation.path
     out["rules"] = [asdict(c) for c in explanation.checks]
     out["decision"] = {"outcome": decision.outcome, "rule": decision.rule_index,
-                       "reason": decision.reason}
+                       "reason": decision.reason,
+                       # The sign-in requirement here: the app's and the rule's (step-up).
+                       "requires": decision.requires.as_dict() if decision.requires else None}
     out.update(final=FINAL[decision.outcome], reason=decision.reason)
     return out

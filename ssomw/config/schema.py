@@ -112,6 +112,8 @@ def headers() -> dict[str, Any]:
     }
     return obj({
         **{key: {**HEADER_NAME, "default": value} for key, value in names.items()},
+        "assertion": {**HEADER_NAME, "description": "a JWT the gateway signs with the user's "
+                      "identity for each app (off when unset; e.g. X-Auth-Request-Jwt)"},
         "strip": {"type": "array", "items": HEADER_NAME, "uniqueItems": True,
                   "default": STRIP_DEFAULT,
                   "description": "request headers cleared before every app (the list "
@@ -120,8 +122,9 @@ def headers() -> dict[str, Any]:
 
 
 def identity_header_names(section: dict[str, Any]) -> dict[str, str]:
-    """``headers:`` as attribute -> header name (everything but the ``strip`` list)."""
-    return {key: value for key, value in section.items() if key != "strip"}
+    """``headers:`` as attribute -> header name: everything but the ``strip`` list and the
+    ``assertion`` (a header the gateway signs, not an attribute's value)."""
+    return {key: value for key, value in section.items() if key not in ("strip", "assertion")}
 
 
 def provider() -> dict[str, Any]:
@@ -192,6 +195,9 @@ def rule() -> dict[str, Any]:
         "networks": STRINGS,
         "policy": {"enum": ["bypass", "authenticated", "deny"]},
         "groups": STRINGS,
+        "max_age": DURATION,  # step-up: the sign-in must be no older than this (>= 5s)
+        "acr": {**STRINGS, "minItems": 1, "description": "step-up: the sign-in's acr must be "
+                "one of these here"},
     }, required=("policy",))
 
 
@@ -320,6 +326,9 @@ def emergency() -> dict[str, Any]:
             "hash": {"type": "string", "pattern": r"^\$argon2(id|i|d)\$"},
         }, required=("username", "hash"))},
         "max_lifetime": {**DURATION, "default": "1h"},
+        "second_factor": {"enum": ["none", "totp"], "default": "none",
+                          "description": "totp: a code from an authenticator app (or a "
+                          "recovery code) after the password; `ssomw emergency enrol USER`"},
         "min_response_time": {"type": "number", "minimum": 0, "maximum": 10,
                               "deprecated": True,
                               "description": "deprecated and ignored: every answer now costs "

@@ -102,6 +102,10 @@ def normalise(data: dict[str, Any]) -> None:
         ldap["sync_interval"] = to_seconds(ldap["sync_interval"])
     for _, provider in entries(data["providers"]):
         provider["leeway"] = to_seconds(provider["leeway"])
+    for _, app in entries(data["apps"]):
+        for _, rule in entries(app.get("rules")):
+            if "max_age" in rule:
+                rule["max_age"] = to_seconds(rule["max_age"])
 
 
 def entries(items: Any) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -264,9 +268,18 @@ def profile_header(name: str, settings: dict[str, Any]) -> str:
         part.capitalize() for part in name.split("_"))
 
 
+def assertion_header(data: dict[str, Any]) -> set[str]:
+    """The signed assertion's header name (lower-case), when ``headers.assertion`` is set."""
+    name = data["headers"].get("assertion")
+    return {name.lower()} if isinstance(name, str) else set()
+
+
 def profile_checks(data: dict[str, Any]) -> list[ConfigError]:
     errors = []
     taken = {h.lower() for h in identity_header_names(data["headers"]).values()}
+    if assertion_header(data) & taken:
+        errors.append(ConfigError("headers.assertion", "is already an identity header"))
+    taken |= assertion_header(data)
     for name, settings in data["profile"].items():
         path = f"profile.{name}"
         if ("claim" in settings) == ("ldap" in settings):
@@ -284,7 +297,7 @@ def app_header_checks(data: dict[str, Any]) -> list[ConfigError]:
     """``apps[].headers``: known attributes, and no clash with the global identity headers."""
     known = set(identity_header_names(data["headers"])) | set(data["profile"])
     taken = {h.lower() for h in identity_header_names(data["headers"]).values()} | {
-        profile_header(n, s).lower() for n, s in data["profile"].items()}
+        profile_header(n, s).lower() for n, s in data["profile"].items()} | assertion_header(data)
     errors = []
     for i, app in entries(data["apps"]):
         for header, attribute in app["headers"].items():

@@ -42,6 +42,7 @@ CacheScope = Literal["app", "url", "none"]
 # every app whatever its ``providers`` (groups and rules still apply).
 EMERGENCY_PROVIDER = "emergency"
 POLICIES = ("bypass", "authenticated", "deny")
+MIN_MAX_AGE = 5  # seconds: a rule's max_age below this could never be met on the way back
 DENIED_ACTIONS = ("forbidden", "passthrough")
 # How strict an outcome is, to pick between readings of an ambiguous path.
 _STRICTNESS = {"bypass": 0, "allow": 1, "passthrough": 2, "login": 3, "forbidden": 4}
@@ -70,6 +71,10 @@ class Assurance:
     acr: frozenset[str] | None = None
     max_age: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.acr is None and self.max_age is None:
+            raise ValueError("an Assurance needs acr or max_age")
+
     def shortfall(self, identity: Identity, now: float | None) -> str | None:
         """Why ``identity`` falls short, or None. Without ``now`` an age cannot be checked and
         counts as too old (fail closed). Emergency sessions pass: they are the way in when the
@@ -84,6 +89,18 @@ class Assurance:
             return f"the sign-in is older than max_age {self.max_age:g}s"
         return None
 
+    def asks_again(self, identity: Identity, now: float) -> bool:
+        """Whether a sign-in for this requirement must make the provider ask for credentials
+        again (``prompt=login``): the session's acr is too weak, or its known sign-in too old.
+        A session whose provider sent no ``auth_time`` (providers send it unasked only
+        sometimes) is not known to be old: ``max_age`` alone lets the provider judge, and its
+        answer must then carry an ``auth_time`` that is recent enough."""
+        if self.shortfall(identity, now) is None:
+            return False
+        if self.acr is not None and identity.acr not in self.acr:
+            return True
+        return identity.auth_time is not None
+
     @classmethod
     def from_auth_params(cls, params: Mapping[str, Any]) -> Assurance | None:
         """An app's ``auth_params`` ``acr_values``/``max_age`` as a requirement (or None)."""
@@ -93,6 +110,51 @@ class Assurance:
             return None
         return cls(frozenset(acr) or None, float(max_age) if max_age.isdigit() else None)
 
+    def combine(self, other: Assurance | None) -> Assurance:
+        """Both requirements at once: an ``acr`` both accept (the values they share; none
+        shared means no sign-in can pass) and the shorter ``max_age``."""
+        if other is None:
+            return self
+        if self.acr is None or other.acr is None:
+            acr = self.acr if other.acr is None else other.acr
+        else:
+            acr = self.acr & other.acr
+        ages = [age for age in (self.max_age, other.max_age) if age is not None]
+        return Assurance(acr, min(ages) if ages else None)
+
+    def auth_params(self) -> dict[str, str]:
+        """The authorization parameters that ask the provider for this (``acr_values``,
+        ``max_age``); ``prompt=login`` is added by the caller when a session falls short."""
+        params = {}
+        if self.acr:
+            params["acr_values"] = " ".join(sorted(self.acr))
+        if self.max_age is not None:
+            params["max_age"] = str(int(self.max_age))
+        return params
+
+    def describe(self) -> str:
+        """In words, for explain and logs: ``acr one of urn:mfa; max_age 300s``."""
+        parts = []
+        if self.acr is not None:
+            parts.append(f"acr one of {', '.join(sorted(self.acr)) or '(none: unsatisfiable)'}")
+        if self.max_age is not None:
+            parts.append(f"max_age {self.max_age:g}s")
+        return "; ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"acr": sorted(self.acr) if self.acr is not None else None,
+                "max_age": self.max_age}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Assurance | None:
+        """The inverse of :meth:`as_dict` (None for anything else: no requirement recorded)."""
+        if not isinstance(data, Mapping):
+            return None
+        acr, max_age = data.get("acr"), data.get("max_age")
+        acr_set = frozenset(str(a) for a in acr) if isinstance(acr, list) else None
+        age = float(max_age) if isinstance(max_age, (int, float)) else None
+        return cls(acr_set, age) if acr_set is not None or age is not None else None
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -101,6 +163,9 @@ class Decision:
     rule_index: int | None
     reason: str
     cache_scope: CacheScope
+    # The sign-in requirement (the app's and the matched rule's together) a session met or
+    # fell short of; None where none applies.
+    requires: Assurance | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +176,7 @@ class Rule:
     networks: tuple[Network, ...]
     policy: str
     groups: frozenset[str]
+    assurance: Assurance | None = None  # step-up: ``acr``/``max_age`` for this rule's paths
 
     def failed_check(self, method: str, path: str, address: Address | None) -> str | None:
         """The first of the rule's tests that fails ("method", "path", "network"), or None
@@ -284,7 +350,10 @@ class Policy:
         for rule in app.rules if app.sso else ():
             why_not = rule.mismatch(method, form, address)
             if why_not is None:
-                checks.append(RuleCheck(rule.index, True, f"matched: policy {rule.policy}"))
+                step_up = (f"; step-up: {rule.assurance.describe()}"
+                           if rule.assurance is not None else "")
+                checks.append(RuleCheck(rule.index, True,
+                                        f"matched: policy {rule.policy}{step_up}"))
                 break
             checks.append(RuleCheck(rule.index, False, why_not))
         return Explanation(app.id, form, tuple(checks), decision)
@@ -335,15 +404,23 @@ class _Outcomes:
                                 + ", ".join(sorted(self.rule_groups)))
         self.app_denied = made(denied, "the user is in none of the app's allowed_groups: "
                                + ", ".join(sorted(self.app_groups)))
-        self.allow = made("allow", "signed-in user allowed")
-        self.assurance = app.assurance
-        self.step_up = made("login", "the session's sign-in does not meet the app's "
-                            "requirement; sign in again")
+        rule_needs = None if rule is None else rule.assurance
+        self.assurance = (rule_needs.combine(app.assurance) if rule_needs is not None
+                          else app.assurance)
+        whose = ("the app's" if rule_needs is None else f"rule {index}'s" if app.assurance is None
+                 else f"rule {index}'s and the app's")
+        needs = f" ({self.assurance.describe()})" if self.assurance is not None else ""
+        self.allow = replace(made("allow", "signed-in user allowed"), requires=self.assurance)
+        self.step_up = replace(made("login", f"the session's sign-in does not meet {whose} "
+                                    f"requirement{needs}; sign in again"),
+                               requires=self.assurance)
         self.fixed: Decision | None = None
         if rule is not None and rule.policy == "bypass":
             self.fixed = made("bypass", "no sign-in, no identity headers")
         elif rule is not None and rule.policy == "deny":
             self.fixed = made("forbidden", "access denied for everyone")
+        if self.fixed is not None:
+            self.assurance = None  # nobody signs in here
 
     def resolve(self, identity: Identity | None, now: float | None = None) -> Decision:
         if self.fixed is not None:
@@ -365,12 +442,17 @@ class _Outcomes:
 
 
 class Match(Protocol):
-    """What a request matched; the decision then depends only on who is asking."""
+    """What a request matched; the decision then depends only on who is asking.
+    ``assurance`` is the sign-in requirement there (the app's and the rule's), or None."""
+
+    assurance: Assurance | None
 
     def resolve(self, identity: Identity | None, now: float | None = None) -> Decision: ...
 
 
 class _Fixed:
+    assurance: Assurance | None = None
+
     def __init__(self, decision: Decision) -> None:
         self.decision = decision
 
@@ -383,6 +465,10 @@ class _Strictest:
 
     def __init__(self, readings: tuple[Match, ...]) -> None:
         self.readings = readings
+        self.assurance: Assurance | None = None
+        for reading in readings:  # every reading's requirement at once: the strictest
+            if reading.assurance is not None:
+                self.assurance = reading.assurance.combine(self.assurance)
 
     def resolve(self, identity: Identity | None, now: float | None = None) -> Decision:
         decisions = [reading.resolve(identity, now) for reading in self.readings]
@@ -474,6 +560,15 @@ def _build_app(i: int, raw: object, errors: Errors) -> App | None:
     if max_age is not None and not str(max_age).strip().isdigit():
         errors.append((f"{base}.auth_params.max_age", "must be a whole number of seconds"))
     api = _build_api(raw.get("api"), f"{base}.api", errors)
+    app_assurance = Assurance.from_auth_params(auth_params) if not errors[start:] else None
+    for rule in rules:
+        needs = rule.assurance
+        if (needs is not None and needs.acr and app_assurance is not None
+                and app_assurance.acr and needs.acr.isdisjoint(app_assurance.acr)):
+            errors.append((f"{base}.rules[{rule.index}].acr",
+                           "shares no value with the app's auth_params.acr_values "
+                           f"({', '.join(sorted(app_assurance.acr))}): no sign-in could "
+                           "meet both"))
     if len(errors) > start:
         return None
     if any(rule.networks for rule in rules):
@@ -486,7 +581,7 @@ def _build_app(i: int, raw: object, errors: Errors) -> App | None:
         id=app_id, hosts=hosts, path_prefix=prefix, sso=sso, providers=providers,
         allowed_groups=frozenset(groups), denied_action=denied_action, rules=rules,
         local_login_paths=login_paths, headers=MappingProxyType(dict(headers)),
-        assurance=Assurance.from_auth_params(auth_params), api=api,
+        assurance=app_assurance, api=api,
         name=name if isinstance(name, str) else None, index=i,
         cache_scope="app" if not sso else scope)
 
@@ -552,11 +647,35 @@ def _build_rule(j: int, raw: object, base: str, errors: Errors) -> Rule | None:
     groups = strings(raw.get("groups"), f"{base}.groups", errors) or ()
     if groups and policy != "authenticated":
         errors.append((f"{base}.groups", "only applies to policy authenticated"))
+    assurance = _rule_assurance(raw, base, policy, errors)
     if len(errors) > start:
         return None
     return Rule(index=j, paths=tuple(paths),
                 methods=None if methods is None else frozenset(m.upper() for m in methods),
-                networks=tuple(networks), policy=policy, groups=frozenset(groups))
+                networks=tuple(networks), policy=policy, groups=frozenset(groups),
+                assurance=assurance)
+
+
+def _rule_assurance(raw: Mapping[str, Any], base: str, policy: object,
+                    errors: Errors) -> Assurance | None:
+    """A rule's step-up requirement: ``max_age`` (seconds, as the config loader turned the
+    duration) and ``acr`` (any one of these values)."""
+    max_age = raw.get("max_age")
+    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, (int, float))
+                                or max_age < MIN_MAX_AGE):
+        errors.append((f"{base}.max_age", f"must be a duration of at least {MIN_MAX_AGE}s: "
+                       "the provider's auth_time counts whole seconds and the way back from "
+                       "its sign-in takes a moment"))
+        max_age = None
+    acr = strings(raw.get("acr"), f"{base}.acr", errors,
+                  empty="leave it out to accept any acr")
+    if (max_age is not None or acr) and policy != "authenticated":
+        errors.append((f"{base}.{'acr' if acr else 'max_age'}",
+                       "only applies to policy authenticated"))
+    if max_age is None and not acr:
+        return None
+    return Assurance(frozenset(acr) if acr else None,
+                     float(max_age) if max_age is not None else None)
 
 
 def _hosts(value: object, path: str, errors: Errors) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
+from ssomw.config.schema import identity_header_names
 from ssomw.core.headers import identity_headers, to_wsgi
 from ssomw.core.memo import Memo
 from ssomw.core.policy import Api, App, Decision, Identity, Match, is_local_login
@@ -22,6 +23,7 @@ from ssomw.core.request_kind import is_navigation
 from ssomw.core.target import Target, raw_cookie, read_cookie, split_target
 from ssomw.gateway.bearer import Bearers
 from ssomw.gateway.runtime import Runtime
+from ssomw.identity.assertion import Assertions
 from ssomw.integration.nginx import IDENTITY_FAMILY, overwritten_headers
 from ssomw.middleware.proxy import TrustedProxies
 from ssomw.oidc.refresh import needs_refresh, refresh
@@ -73,8 +75,13 @@ class Access:
         self.runtime = runtime
         self.clock = clock
         self.proxies = TrustedProxies(None, runtime.trusted_proxies)
-        self.header_names = {**runtime.config["headers"],
+        self.header_names = {**identity_header_names(runtime.config["headers"]),
                              **runtime.identities.profile_headers()}
+        # headers.assertion: a signed JWT of the identity per app (off when unset).
+        self.assertion_header = runtime.config["headers"].get("assertion")
+        self.assertions = (Assertions(runtime.keys, runtime.config["server"].get("public_url"),
+                                      runtime.prefix, clock)
+                           if self.assertion_header else None)
         self.cookie_name = runtime.config["session"]["name"]
         self.refresh_tokens = runtime.config["session"]["refresh_tokens"]
         metrics.register([app["id"] for app in runtime.config["apps"]],
@@ -193,7 +200,7 @@ class Access:
         if decision.outcome == "allow":
             # Never marked cacheable: nginx's decision cache is keyed by the session cookie.
             return "200 OK", [*self.rendered(verdict.attributes, app.id, verdict.identity.user),
-                              NO_STORE]
+                              *self.assertion(verdict.attributes, app.id, environ), NO_STORE]
         if decision.outcome in ("bypass", "passthrough"):
             return "200 OK", [NO_STORE]
         if decision.outcome == "forbidden":
@@ -235,6 +242,7 @@ class Access:
             return "403 Forbidden", [NO_STORE]
         if outcome == "allow" and record is not None:
             answer = self.headers_for(record, decision.app_id)
+            answer += self.assertion(attributes_of(record), decision.app_id, environ)
             if decision.cache_scope != "none" and self.cache_key_vouched(environ):
                 # nginx's decision cache is on (its snippet sends the bucket header only then)
                 # and keys entries by a second-long bucket, which alone bounds their use to
@@ -297,6 +305,15 @@ class Access:
             headers = view.headers[app_id] = tuple(self.rendered_headers(record, app_id))
         return list(headers)
 
+    def assertion(self, attributes: dict[str, Any], app_id: str, environ: dict[str, Any]
+                  ) -> list[tuple[str, str]]:
+        """The signed identity assertion header (``headers.assertion``), or nothing."""
+        if self.assertions is None or self.assertion_header is None:
+            return []
+        issuer = self.assertions.issuer(environ.get("HTTP_X_ORIGINAL_URL", ""))
+        token = self.assertions.token(attributes, app_id, issuer)
+        return [(self.assertion_header, token)] if token else []
+
     def rendered_headers(self, record: SessionRecord, app_id: str) -> list[tuple[str, str]]:
         """Identity headers for a session at an app."""
         return self.rendered(attributes_of(record), app_id, record.user)
@@ -337,7 +354,8 @@ class Access:
             self.runtime.outage.failed("auth", exc)
             return "503 Service Unavailable", [NO_STORE]
         if record is not None and record.data.get("auth_method") == "emergency":
-            return "200 OK", [*self.headers_for(record, app.id), NO_STORE]
+            return "200 OK", [*self.headers_for(record, app.id),
+                              *self.assertion(attributes_of(record), app.id, environ), NO_STORE]
         host = f"[{target.host}]" if ":" in target.host else target.host
         port = f":{target.port}" if target.port else ""
         start = f"{target.scheme}://{host}{port}{app.path_prefix}"

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from ssomw.config import Config
 from ssomw.core.networks import parse_networks
+from ssomw.identity.keys import KeyRing
 from ssomw.identity.users import Identities
 from ssomw.oidc.provider import Providers
 from ssomw.pages.templating import Pages
@@ -70,6 +71,7 @@ class Runtime:
     identities: Identities
     pages: Pages
     admin_networks: tuple[Any, ...]
+    keys: KeyRing  # the gateway's own signing keys (identity assertions, jwks.json)
 
     @classmethod
     def build(cls, config: Config, store: Store | None = None) -> Runtime:
@@ -89,6 +91,7 @@ class Runtime:
             identities=Identities(config.data, store),
             pages=Pages.from_config(config),
             admin_networks=parse_networks(config["admin"]["allow_from"]),
+            keys=KeyRing(store, config["session"]["secret_keys"]),
         )
 
     @property

@@ -8,6 +8,10 @@ throttled or locked out, directory down — gets the same page and the same stat
 answer costs the same work, so nothing can be learned about users or groups from its timing.
 Every attempt is audited.
 
+With ``second_factor: totp`` a code is asked for after the password (``second_factor.py``):
+every attempt has its code judged, with the same work whatever failed before it, and a
+wrong code is one more failure of the same throttle.
+
 Equal timing comes from equal work, never from sleeping (a sleeping sync worker serves nobody
 else): with ``local`` credentials every attempt does exactly one argon2 verification (an
 unknown user, an empty password or a throttled attempt is verified against a dummy hash made
@@ -31,6 +35,7 @@ from argon2.profiles import get_default_parameters
 
 from ssomw.core.throttle import Throttle, ThrottleSettings, throttle_keys
 from ssomw.directory.ldap import DirectoryUnavailable
+from ssomw.identity.second_factor import SecondFactors
 from ssomw.identity.users import Identities
 from ssomw.store.base import Store
 from ssomw.telemetry import audit, metrics
@@ -54,6 +59,7 @@ class Attempt:
     username: str
     groups: list[str] | None
     reason: str
+    factor: str = ""  # "totp" or "recovery" when a second factor was accepted
 
     @property
     def allowed(self) -> bool:
@@ -70,13 +76,15 @@ class EmergencyLogin:
     """Judges attempts: throttle reservation, credentials, groups, audit. No HTTP here."""
 
     def __init__(self, settings: dict[str, Any], store: Store, identities: Identities,
-                 clock: Any = time.time) -> None:
+                 clock: Any = time.time, factors: SecondFactors | None = None) -> None:
         self.settings = settings
         self.store = store
         self.identities = identities
         self.throttle = Throttle(store, ThrottleSettings.from_config(settings["throttle"]), clock)
+        # emergency.second_factor: totp — every attempt's code is judged, whatever else failed.
+        self.factors = factors
 
-    def attempt(self, username: str, password: str, address: str) -> Attempt:
+    def attempt(self, username: str, password: str, address: str, code: str = "") -> Attempt:
         username, password = username.strip()[:256], password[:MAX_FIELD]
         reservation = self.throttle.reserve(throttle_keys(username, address))
         if reservation.refused:
@@ -84,15 +92,26 @@ class EmergencyLogin:
             name, groups, reason = username, None, "throttled"
         else:
             name, groups, reason = self.authenticate(username, password)
+        factor = ""
+        if self.factors is not None:
+            # Judged for every attempt (the same work whatever failed before); a right code is
+            # spent only when the password was right. Its failure counts in the throttle like
+            # a wrong password's: the attempt was counted before it was judged.
+            check = self.factors.check(name, code[:MAX_FIELD], spend=groups is not None)
+            if groups is not None and not check.ok:
+                groups, reason = None, check.reason
+            factor = check.kind if check.ok else ""
         allowed = groups is not None and bool(set(groups) & set(self.settings["allowed_groups"]))
         if groups is not None and not allowed:
             reason = "not in allowed_groups"
         self.throttle.settle(reservation, allowed)
         audit.record(self.store, "emergency_login", user=username, address=address,
-                     outcome="success" if allowed else "failure", reason=reason or None)
+                     outcome="success" if allowed else "failure", reason=reason or None,
+                     **({"factor": factor} if allowed and factor else {}))
         metrics.emergency_login("success" if allowed else
                                 "throttled" if reservation.refused else "failure")
-        return Attempt(name, groups if allowed else None, "" if allowed else reason)
+        return Attempt(name, groups if allowed else None, "" if allowed else reason,
+                       factor if allowed else "")
 
     def authenticate(self, username: str, password: str
                      ) -> tuple[str, list[str] | None, str]:

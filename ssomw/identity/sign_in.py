@@ -15,7 +15,7 @@ from typing import Any
 
 from ssomw.config import Config
 from ssomw.core.claims import ClaimRules, sign_in_level, signed_in
-from ssomw.core.policy import Identity
+from ssomw.core.policy import Assurance, Identity
 from ssomw.identity.users import Identities
 from ssomw.oidc.client import SignInError, SignInResult
 from ssomw.oidc.flow import PendingLogin
@@ -52,7 +52,7 @@ class SignIns:
             raise SignInError("DOMAIN_NOT_ALLOWED", f"{who.user!r}: e-mail domain not allowed "
                               "(or the address is not verified)")
         level = sign_in_level(result.claims)
-        shortfall = self.level_shortfall(pending.app, provider.id, level)
+        shortfall = self.level_shortfall(pending, provider.id, level)
         if shortfall is not None:
             raise SignInError("AUTH_LEVEL_NOT_MET", f"{who.user!r} for app {pending.app}: "
                               f"{shortfall}")
@@ -73,16 +73,21 @@ class SignIns:
                      provider=provider.id, address=address, session=record.id[:8])
         return SignedInSession(record, cookie, replaced)
 
-    def level_shortfall(self, app_id: str | None, provider_id: str,
+    def level_shortfall(self, pending: PendingLogin, provider_id: str,
                         level: dict[str, Any]) -> str | None:
-        """Why a fresh sign-in still falls short of the app it was made for, or None. Refusing
-        here (rather than at the app) keeps a provider that ignores the request from looping."""
-        app = self.config.policy.app_by_id(app_id) if app_id else None
-        if app is None or app.assurance is None:
+        """Why a fresh sign-in still falls short of what its return address needs (the app's
+        requirement and its rule's), or None. Refusing here (rather than at the app) keeps a
+        provider that ignores the request from looping: it gets AUTH_LEVEL_NOT_MET, and the
+        browser's old session stays as it was."""
+        needs = Assurance.from_dict(pending.requires)
+        if needs is None and pending.app:  # a flow started before requirements were recorded
+            app = self.config.policy.app_by_id(pending.app)
+            needs = app.assurance if app is not None else None
+        if needs is None:
             return None
         identity = Identity(user="", provider=provider_id, groups=frozenset(),
                             acr=level["acr"], auth_time=level["auth_time"])
-        return app.assurance.shortfall(identity, self.clock())
+        return needs.shortfall(identity, self.clock())
 
     def end_browser_session(self, cookie: str | None) -> bool:
         """End the session this browser holds, if any: a sign-in replaces it everywhere, so

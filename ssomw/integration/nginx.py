@@ -49,9 +49,12 @@ IDENTITY_FAMILY = "x-auth-request-"
 
 
 def identity_header_names(config: Config) -> list[str]:
-    """The headers the gateway sets on an allow: ``headers:`` and one per profile attribute."""
+    """The headers the gateway sets on an allow: ``headers:``, one per profile attribute and
+    the signed assertion (``headers.assertion``, when set)."""
     profile = [profile_header(name, s) for name, s in config["profile"].items()]
-    return list(configured_header_names(config["headers"]).values()) + profile
+    assertion = config["headers"].get("assertion")
+    return (list(configured_header_names(config["headers"]).values()) + profile
+            + ([assertion] if assertion else []))
 
 
 def strip_header_names(config: Config) -> list[str]:

@@ -37,6 +37,9 @@ class PendingLogin:
     acr_values: str | None = None
     max_age: str | None = None
     app: str | None = None       # the app the sign-in is for (its requirement is checked)
+    # The sign-in requirement of the return address (the app's and its rule's: step-up), as
+    # ``Assurance.as_dict``; None: none, or a flow started before rules had requirements.
+    requires: dict[str, Any] | None = None
 
     def expired(self, now: float) -> bool:
         return now - self.started > FLOW_LIFETIME

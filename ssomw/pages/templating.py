@@ -51,7 +51,8 @@ account would not help).
 ``choose_provider``: ``providers`` (list of ``{id, name, url}``), ``choices`` (the same as
 ``(id, name, url)`` tuples), ``rd``. ``email``: ``csrf``, ``rd``, ``error`` (true after an
 unusable address). ``emergency``: ``csrf``, ``rd``, ``action`` (form target; empty posts back
-to the same URL), ``error`` (true after a failed attempt), ``username`` (to prefill).
+to the same URL), ``error`` (true after a failed attempt), ``username`` (to prefill),
+``second_factor`` (true with ``emergency.second_factor: totp``: ask for a ``code`` too).
 ``logout``: none besides the common ones. ``logout_confirm``: ``csrf``, ``rd`` (empty when
 none was given), ``action`` (form target), ``user`` (who is signed in), ``cancel`` (where
 "stay signed in" goes).
@@ -334,8 +335,11 @@ def sample_contexts(page: str) -> list[dict[str, Any]]:
     if page == "choose_provider":
         return [{**common, "providers": [{"id": "a", "name": "A", "url": "/sso/login?idp=a"},
                                          {"id": "b", "name": "B", "url": "/sso/login?idp=b"}]}]
-    if page in ("email", "emergency"):
+    if page == "email":
         return [{**common, "error": False}, {**common, "error": True, "username": "sample"}]
+    if page == "emergency":
+        return [{**common, "error": False}, {**common, "error": True, "username": "sample"},
+                {**common, "error": True, "username": "sample", "second_factor": True}]
     if page == "logout_confirm":
         return [{**common, "user": "sample", "action": "/sso/logout", "cancel": "/"}]
     return [common]

@@ -91,18 +91,25 @@ def login() -> Any:
     if provider is None:
         return error_page("BAD_REQUEST", 400)
     app_params = dict(rt.config.app_settings(app.id)["auth_params"]) if app else {}
-    if app is not None and app.assurance is not None and falls_short(rt, app.assurance):
-        app_params["prompt"] = "login"  # a step-up: the provider must ask again, not reuse
-    return begin(rt, provider, base, rd, app_params, hint, app.id if app else None)
+    # What the return address needs: the app's requirement and its matched rule's (step-up).
+    needs = (rt.config.policy.match(app, "GET", (target.path if target else "") or "/",
+                                    request.remote_addr or "").assurance if app else None)
+    if needs is not None:
+        if app is not None and needs != app.assurance:
+            app_params.update(needs.auth_params())
+        if asks_again(rt, needs):
+            app_params["prompt"] = "login"  # a step-up: the provider must ask again, not reuse
+    return begin(rt, provider, base, rd, app_params, hint, app.id if app else None, needs)
 
 
-def falls_short(rt: Runtime, assurance: Assurance) -> bool:
-    """Whether this browser's session exists but its sign-in is too weak or too old."""
+def asks_again(rt: Runtime, needs: Assurance) -> bool:
+    """Whether this browser's session exists but its sign-in is too weak or known to be too
+    old for ``needs``: then the provider must ask for credentials again."""
     try:
         record = rt.sessions.load(browser_cookie(rt))
     except StoreUnavailable:
         return False
-    return record is not None and assurance.shortfall(identity_of(record), time.time()) is not None
+    return record is not None and needs.asks_again(identity_of(record), time.time())
 
 
 def browser_cookie(rt: Runtime) -> str | None:
@@ -110,7 +117,7 @@ def browser_cookie(rt: Runtime) -> str | None:
 
 
 def begin(rt: Runtime, provider: Provider, base: str, rd: str, app_params: dict[str, str],
-          hint: str | None, app_id: str | None = None) -> Any:
+          hint: str | None, app_id: str | None = None, needs: Assurance | None = None) -> Any:
     params = authorization_params(provider.settings, app_params, hint)
     redirect_uri = f"{base}{rt.prefix}/callback"
     try:
@@ -121,7 +128,8 @@ def begin(rt: Runtime, provider: Provider, base: str, rd: str, app_params: dict[
     PendingLogins(session).add(auth.state, PendingLogin(
         provider=provider.id, nonce=auth.nonce, code_verifier=auth.code_verifier, rd=rd,
         redirect_uri=redirect_uri, started=time.time(), acr_values=params.get("acr_values"),
-        max_age=params.get("max_age"), app=app_id))
+        max_age=params.get("max_age"), app=app_id,
+        requires=needs.as_dict() if needs is not None else None))
     if provider.settings["response_mode"] == "form_post":
         rt.store.kv_set(FORM_POST_PENDING, form_post_key(auth.state), provider.id.encode(),
                         FLOW_LIFETIME)

@@ -218,3 +218,24 @@ def test_directory_sync_starts_in_the_background(make_gw, tmp_path):
     assert status["configured"] is True
     assert status["last_error"] is not None  # nothing listens on port 1
     assert audit.query(gw.store, event_type="directory_sync_started")
+
+
+def test_explain_names_the_step_up_requirement(make_gw, tmp_path):
+    """Issue 20.1: a rule's max_age/acr appears in explain, and with a user whether their
+    newest session meets it."""
+    raw = config_with(tmp_path)
+    raw["apps"][0]["rules"].append({"paths": ["^/vault/"], "policy": "authenticated",
+                                    "max_age": "5m", "acr": ["urn:mfa"]})
+    gw = make_gw(raw)
+    remember(gw, "ann", [Grant("staff", "idp", "staff", ("idp:staff",))])
+    gw.runtime.sessions.create(user="ann", provider="idp", sub="s", sid=None, data={
+        "groups": ["staff"], "acr": "urn:pwd", "auth_time": time.time() - 10})
+    body = gw.api("GET", "/explain?url=https://wiki.example.com/vault/x&user=ann").json
+    assert body["final"] == "login"
+    assert body["decision"]["requires"] == {"acr": ["urn:mfa"], "max_age": 300.0}
+    assert "rule 2's requirement (acr one of urn:mfa; max_age 300s)" in body["reason"]
+    assert "acr urn:pwd is not one of urn:mfa" in body["reason"]
+    assert body["rules"][-1]["reason"] == ("matched: policy authenticated; step-up: acr one "
+                                           "of urn:mfa; max_age 300s")
+    elsewhere = gw.api("GET", "/explain?url=https://wiki.example.com/page&user=ann").json
+    assert elsewhere["final"] == "allow" and elsewhere["decision"]["requires"] is None

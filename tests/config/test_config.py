@@ -145,3 +145,11 @@ def test_check_warns_that_min_response_time_is_ignored(tmp_path: Path):
     assert "warning: emergency.min_response_time: deprecated and ignored" in result.stderr
     path.write_text(yaml.safe_dump(BASE))
     assert "min_response_time" not in run_check("-c", str(path)).stderr
+
+
+def test_a_rule_step_up_max_age_is_a_duration():
+    rule = {"paths": ["^/admin/"], "policy": "authenticated", "max_age": "10m", "acr": ["mfa"]}
+    config = from_text(yaml.safe_dump(merged({"apps": [{**BASE["apps"][0], "rules": [rule]}]})))
+    assert config["apps"][0]["rules"][0]["max_age"] == 600.0
+    needs = config.policy.match(config.policy.apps[0], "GET", "/admin/", "").assurance
+    assert needs is not None and needs.auth_params() == {"acr_values": "mfa", "max_age": "600"}

@@ -22,7 +22,8 @@ from .conftest import API, signed_in, start_stack
 from .stack import Stack
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "forged_identity_headers.txt"
-IDENTITY = [spec["default"] for key, spec in headers()["properties"].items() if key != "strip"]
+IDENTITY = [spec["default"] for key, spec in headers()["properties"].items()
+            if key not in ("strip", "assertion")]  # the assertion has no default: off
 FORGED = list(dict.fromkeys(
     [line.strip() for line in DATA.read_text().splitlines()
      if line.strip() and not line.startswith("#")] + STRIP_DEFAULT + IDENTITY))

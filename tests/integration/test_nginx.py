@@ -13,7 +13,7 @@ import yaml
 
 from ssomw.config import from_text
 from ssomw.config.schema import STRIP_DEFAULT
-from ssomw.integration.nginx import SNIPPETS, snippet_files
+from ssomw.integration.nginx import SNIPPETS, full_config, snippet_files
 from tests.support.nginx import Nginx
 from tests.support.readme import readme_block, substitute
 from tests.support.tls import self_signed
@@ -242,3 +242,28 @@ def test_write_snippets_alone_writes_the_three_files(tmp_path: Path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(SNIPPETS)
     assert (tmp_path / "out/ssomw-http.conf").read_text() == (
         REPO / "nginx/ssomw-http.conf").read_text()
+
+
+def test_a_step_up_rule_keys_the_decision_cache_by_its_urls():
+    """Issue 20.1: an allow cached for another path of the app never answers for a path whose
+    rule asks for a recent or stronger sign-in: that path keys the cache by method and URI."""
+    config = from_text(yaml.safe_dump({**MINIMAL, "apps": [
+        {"id": "wiki", "hosts": ["wiki.example.com"],
+         "rules": [{"paths": ["^/admin/"], "policy": "authenticated", "max_age": "5m"}]}]}))
+    printed = full_config(config, gateway="127.0.0.1:4180", listen="80", cache_path="/tmp/c",
+                          snippet_dir="/etc/nginx/ssomw")
+    assert 'map $uri $ssomw_scope_wiki_uri {\n    default "";\n' \
+        '    "~^/admin/" "$request_method $request_uri";\n}' in printed
+    assert "set $ssomw_cache_scope $ssomw_scope_wiki;" in printed
+
+
+def test_the_assertion_header_is_passed_like_an_identity_header_and_never_forgeable():
+    """Issue 20.2: with headers.assertion set the snippet copies the gateway's value (and so
+    overwrites a client's); unset, the name stays in headers.strip and is cleared."""
+    on = snippet_files(from_text(yaml.safe_dump({
+        **MINIMAL, "headers": {"assertion": "X-Auth-Request-Jwt"}})))["ssomw-protect.conf"]
+    assert "auth_request_set $ssomw_x_auth_request_jwt $upstream_http_x_auth_request_jwt;" in on
+    assert "proxy_set_header X-Auth-Request-Jwt $ssomw_x_auth_request_jwt;" in on
+    assert 'proxy_set_header X-Auth-Request-Jwt "";' not in on
+    off = snippet_files(from_text(yaml.safe_dump(MINIMAL)))["ssomw-protect.conf"]
+    assert 'proxy_set_header X-Auth-Request-Jwt "";' in off

@@ -236,6 +236,9 @@ provider.interactionFinished = (req, res, result, options) => {
 
 // Keep the last authorization requests exactly as sent (all parameters, also unknown ones).
 const authRequests = [];
+// Set by a test through /__test__/ignore-step-up: drop prompt, max_age and acr_values from
+// authorization requests, as a provider that ignores them would.
+let ignoreStepUp = false;
 
 async function readForm(req) {
   const chunks = [];
@@ -383,6 +386,12 @@ provider.use(async (ctx, next) => {
   if (path === '/auth' && method === 'GET') {
     authRequests.push({ ...ctx.query });
     if (authRequests.length > 50) authRequests.shift();
+    if (ignoreStepUp) {
+      // A provider that ignores a step-up request: it reuses its session as it is.
+      const query = { ...ctx.query };
+      for (const name of ['prompt', 'max_age', 'acr_values']) delete query[name];
+      ctx.query = query;
+    }
   }
   if (path.startsWith('/__test__/')) {
     if (path === '/__test__/last-auth' && method === 'GET') {
@@ -390,6 +399,9 @@ provider.use(async (ctx, next) => {
       else json(ctx, 200, authRequests[authRequests.length - 1]);
     } else if (path === '/__test__/auth-requests' && method === 'GET') {
       json(ctx, 200, authRequests);
+    } else if (path === '/__test__/ignore-step-up' && method === 'POST') {
+      ignoreStepUp = ctx.query.on === '1';
+      json(ctx, 200, { ignoreStepUp });
     } else if (path === '/__test__/level' && method === 'POST') {
       level.acr = ctx.query.acr || undefined;
       level.amr = ctx.query.amr ? String(ctx.query.amr).split(',') : undefined;

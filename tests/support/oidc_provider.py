@@ -203,6 +203,14 @@ class OidcProvider(Component):
         response = requests.post(f"{self.base_url}/__test__/level", params=params, timeout=10)
         response.raise_for_status()
 
+    def ignore_step_up(self, on: bool = True) -> None:
+        """Make the provider ignore ``prompt``, ``max_age`` and ``acr_values`` in authorization
+        requests (reusing its session as it is), as a provider that does not honour a
+        step-up would; ``last_auth_params`` still shows what was sent."""
+        response = requests.post(f"{self.base_url}/__test__/ignore-step-up",
+                                 params={"on": "1" if on else "0"}, timeout=10)
+        response.raise_for_status()
+
     def backchannel_deliveries(self) -> list[dict[str, Any]]:
         """Every back-channel logout POST: url, logout_token, status (or error), at (ms)."""
         return self._get("/__test__/backchannel")
