@@ -103,3 +103,16 @@ def test_every_folder_states_its_rule() -> None:
                          and (p / "__init__.py").exists()):
         init = ast.get_docstring(ast.parse((folder / "__init__.py").read_text())) or ""
         assert (folder / "README.md").exists() or len(init) > 40, folder.name
+
+
+def test_views_stay_thin() -> None:
+    """A view parses, calls one service and renders: a reviewer reads one in a screen or two."""
+    for path in (PACKAGE / "views").glob("*.py"):
+        lines = len(path.read_text().splitlines())
+        assert lines <= 250, f"{path.name} has {lines} lines: move the logic to its service"
+
+
+def test_tests_mirror_the_package() -> None:
+    tests = Path(__file__).resolve().parent
+    for folder in sorted(p for p in PACKAGE.iterdir() if (p / "__init__.py").exists()):
+        assert (tests / folder.name).is_dir(), f"tests/{folder.name}/ is missing"
