@@ -117,7 +117,9 @@ def test_sentinel_url_parsing(
 @pytest.mark.parametrize(
     "settings",
     [
-        pytest.param({"backend": "redis", "url": "redis+cluster://a:1/0"}, id="cluster"),
+        pytest.param({"backend": "redis", "url": "redis+cluster://a:1/3"}, id="cluster-db"),
+        pytest.param({"backend": "redis", "url": "redis+cluster://a:1", "key_prefix": "{x}"},
+                     id="cluster-braced-prefix"),
         pytest.param({"backend": "redis", "url": "http://a:1/0"}, id="not-redis"),
         pytest.param({"backend": "redis", "url": "redis+sentinel://a:1"}, id="no-service"),
         pytest.param({"backend": "memcached"}, id="unknown-backend"),
