@@ -44,6 +44,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from ssomw.store.base import SessionRecord, Store, StoreUnavailable, optional_ttl_ms, ttl_ms
+from ssomw.store.tracking import TrackedRecords
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -172,6 +173,9 @@ class RedisStore(Store):
         if not self.cluster:  # a cluster client connects when made: that waits for first use
             self._connect()
         self._all, self._seen, self._meta = (self.sp + k for k in ("all", "seen", "meta"))
+        # Session records this process read, kept while Redis reports them unchanged.
+        self.kept: TrackedRecords[SessionRecord] = TrackedRecords(
+            self._tracking_connection, self._skey(""))
 
     @property
     def client(self) -> Any:
@@ -189,6 +193,17 @@ class RedisStore(Store):
         if self._client is None:
             self._connect()
         return self._scripts[name]
+
+    def _tracking_connection(self) -> redis.Connection:
+        """A new RESP3 connection, not pooled, to the server that holds the session keys."""
+        if self.cluster:
+            node = self.client.get_node_from_key(self._skey(""))
+            pool = node.redis_connection.connection_pool
+        else:
+            pool = self.client.connection_pool
+        kwargs = {**pool.connection_kwargs, "protocol": 3}
+        kwargs.pop("retry", None)
+        return pool.connection_class(**kwargs)
 
     # -- keys ------------------------------------------------------------------------------
     def _skey(self, session_id: str) -> str:
@@ -228,32 +243,43 @@ class RedisStore(Store):
         if rec.sid is not None:
             indexes.insert(0, self._sid_key(rec.provider, rec.sid))
         deadline = rec.deadline(idle_timeout)
-        self._script("put")(
-            keys=[self._skey(rec.id), self._all, self._seen, self._meta, *indexes],
-            args=[rec.id, self._encode(rec), math.floor(deadline * 1000), repr(deadline),
-                  repr(float(rec.last_seen)), json.dumps(indexes)],
-        )  # fmt: skip
+        try:
+            self._script("put")(
+                keys=[self._skey(rec.id), self._all, self._seen, self._meta, *indexes],
+                args=[rec.id, self._encode(rec), math.floor(deadline * 1000), repr(deadline),
+                      repr(float(rec.last_seen)), json.dumps(indexes)],
+            )  # fmt: skip
+        finally:  # also on an error: the write may have happened
+            self.kept.forget([self._skey(rec.id)])
 
     @_unavailable
     def get_session(self, session_id: str) -> SessionRecord | None:
-        raw = self.client.get(self._skey(session_id))
-        if raw is None:
-            return None
-        rec = self._decode(raw)
-        return rec if rec.expires > time.time() else None
+        key = self._skey(session_id)
+        generation, rec = self.kept.get(key)
+        if rec is None:
+            raw = self.client.get(key)
+            rec = None if raw is None else self._decode(raw)
+            self.kept.keep(key, generation, rec)
+        return rec if rec is not None and rec.expires > time.time() else None
 
     @_unavailable
     def touch_session(self, session_id: str, last_seen: float, idle_timeout: float) -> None:
-        self._script("touch")(
-            keys=[self._skey(session_id), self._all, self._seen],
-            args=[session_id, repr(float(last_seen)), repr(float(idle_timeout))],
-        )
+        try:
+            self._script("touch")(
+                keys=[self._skey(session_id), self._all, self._seen],
+                args=[session_id, repr(float(last_seen)), repr(float(idle_timeout))],
+            )
+        finally:
+            self.kept.forget([self._skey(session_id)])
 
     @_unavailable
     def update_session_data(self, rec: SessionRecord) -> bool:
         # XX: only if the session still exists; KEEPTTL: its deadline stays as it is.
-        return bool(self.client.set(self._skey(rec.id), self._encode(rec), xx=True,
-                                    keepttl=True))
+        try:
+            return bool(self.client.set(self._skey(rec.id), self._encode(rec), xx=True,
+                                        keepttl=True))
+        finally:
+            self.kept.forget([self._skey(rec.id)])
 
     @_unavailable
     def delete_session(self, session_id: str) -> bool:
@@ -268,7 +294,10 @@ class RedisStore(Store):
         if not ids:
             return 0
         keys = [self._all, self._seen, self._meta, *(self._skey(i) for i in ids)]
-        return int(self._script("delete")(keys=keys, args=[self.sp, *ids]))
+        try:
+            return int(self._script("delete")(keys=keys, args=[self.sp, *ids]))
+        finally:
+            self.kept.forget(keys[3:])
 
     def _load(self, ids: list[str]) -> tuple[list[SessionRecord], list[str]]:
         """Fetch sessions by id; also returns the ids whose session key is gone."""
@@ -317,7 +346,10 @@ class RedisStore(Store):
         while True:  # bounded batches keep each script run short (Redis is single-threaded)
             keys = [self._all, self._seen, self._meta]
             args = [self.sp, repr(float(now)), repr(float(now - idle_timeout)), _CHUNK]
-            n = int(self._script("purge")(keys=keys, args=args))
+            try:
+                n = int(self._script("purge")(keys=keys, args=args))
+            finally:
+                self.kept.forget_all()
             total += n
             if n == 0:
                 return total
@@ -398,6 +430,7 @@ class RedisStore(Store):
         self.client.ping()
 
     def close(self) -> None:
+        self.kept.close()
         if self._client is None:
             return
         if self.cluster:
