@@ -141,7 +141,7 @@ class TrackedRecords(Generic[T]):
                                 "records are used again", time.monotonic() - down_since)
                     down_since = None
                 self._follow(conn, stop)
-            except (redis.RedisError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure: distrust, log, reconnect
                 self._lost()
                 if down_since is None and not stop.is_set():
                     down_since = time.monotonic()

@@ -1,0 +1,186 @@
+"""Kept Redis session records (tracking.py): a change made anywhere is seen within 1 s, and
+a lost or silent tracking connection never lets a revoked session through.
+
+Two Store objects on one Redis play two gateway instances; each runs on standalone Redis and
+on a 3-master Cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from ssomw.store import StoreUnavailable
+from ssomw.store.redis import RedisStore
+from tests.store.records import make_session
+from tests.support.redis_cluster import RedisCluster
+from tests.support.redis_server import RedisServer
+
+SEEN_WITHIN = 1.0
+
+
+@pytest.fixture(params=["redis", "redis-cluster"])
+def url(request: pytest.FixtureRequest) -> str:
+    if request.param == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        redis.Redis.from_url(server.url).flushall()
+        return server.url
+    cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+    cluster.flush()
+    return cluster.url
+
+
+@pytest.fixture
+def pair(url: str) -> Iterator[tuple[RedisStore, RedisStore]]:
+    """Instance A (keeps records, tracking up and trusted) and instance B (writes)."""
+    a, b = RedisStore(url, key_prefix="t:"), RedisStore(url, key_prefix="t:")
+    a.get_session("warm-up")  # starts the tracking thread
+    assert a.kept.connected.wait(5)
+    time.sleep(0.15)  # the first heartbeat answered
+    yield a, b
+    a.close()
+    b.close()
+
+
+def kept_read(store: RedisStore, session_id: str) -> None:
+    """Read twice so the record is kept (the first read after a write may not keep it)."""
+    store.get_session(session_id)
+    store.get_session(session_id)
+
+
+def seen_within(check: Callable[[], bool], limit: float = SEEN_WITHIN) -> float:
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < limit, f"not seen within {limit} s"
+        time.sleep(0.005)
+    return time.monotonic() - started
+
+
+def test_logout_on_b_is_refused_on_a_within_1s(pair: tuple[RedisStore, RedisStore]) -> None:
+    a, b = pair
+    rec = make_session()
+    b.put_session(rec, 60)
+    kept_read(a, rec.id)
+    assert a.kept.get(a._skey(rec.id))[1] == rec  # really served from memory
+    b.delete_session(rec.id)
+    assert seen_within(lambda: a.get_session(rec.id) is None) < 0.2
+
+
+def test_data_change_on_b_is_seen_on_a(pair: tuple[RedisStore, RedisStore]) -> None:
+    a, b = pair
+    rec = make_session()
+    b.put_session(rec, 60)
+    kept_read(a, rec.id)
+    b.update_session_data(rec.with_data(groups=["admins"]))
+    seen_within(lambda: a.get_session(rec.id).data["groups"] == ["admins"])
+
+
+@pytest.mark.parametrize("end", [
+    pytest.param(lambda b, rec: b.delete_sessions([rec.id]), id="batch-delete"),
+    pytest.param(lambda b, rec: [b.delete_session(r.id)
+                                 for r in b.sessions_by_sid(rec.provider, rec.sid)],
+                 id="back-channel-by-sid"),
+    pytest.param(lambda b, rec: b.purge_expired(time.time(), 0.001), id="purge-idle"),
+    pytest.param(lambda b, rec: b.client.flushall() if not b.cluster else
+                 [b.client.delete(b._skey(rec.id))], id="flush-or-raw-delete"),
+])  # fmt: skip
+def test_every_way_of_ending_a_session_reaches_a(
+    pair: tuple[RedisStore, RedisStore], end: Callable[[RedisStore, object], object]
+) -> None:
+    a, b = pair
+    rec = make_session()
+    b.put_session(rec, 60)
+    kept_read(a, rec.id)
+    end(b, rec)
+    seen_within(lambda: a.get_session(rec.id) is None)
+
+
+def test_own_write_is_seen_at_once(pair: tuple[RedisStore, RedisStore]) -> None:
+    a, _ = pair
+    rec = make_session()
+    a.put_session(rec, 60)
+    kept_read(a, rec.id)
+    a.delete_session(rec.id)
+    assert a.get_session(rec.id) is None  # no wait for Redis's push
+
+
+def _kill_tracking(client: redis.Redis) -> int:
+    """CLIENT KILL every connection with tracking on (flag ``t``); how many were killed."""
+    killed = 0
+    for conn in client.client_list():
+        if "t" in conn["flags"]:
+            killed += client.client_kill_filter(_id=conn["id"])
+    return killed
+
+
+def _node_clients(url: str, store: RedisStore) -> redis.Redis:
+    if not store.cluster:
+        return redis.Redis.from_url(url)
+    node = store.client.get_node_from_key(store._skey(""))
+    return redis.Redis(host=node.host, port=node.port)
+
+
+def test_client_kill_of_the_tracking_connection_never_serves_a_revoked_session(
+    url: str, pair: tuple[RedisStore, RedisStore]
+) -> None:
+    a, b = pair
+    admin = _node_clients(url, a)
+    for _ in range(5):  # the kill and the revocation race the reconnect: try it several times
+        rec = make_session()
+        b.put_session(rec, 60)
+        kept_read(a, rec.id)
+        assert _kill_tracking(admin) >= 1
+        b.delete_session(rec.id)
+        # The push for this delete is lost with the connection. Until the thread notices
+        # the close (a few ms), the last PONG still vouches for at most `trust` seconds.
+        assert seen_within(lambda r=rec: a.get_session(r.id) is None) < a.kept.trust
+        assert a.kept.connected.wait(5)  # reconnects by itself
+        time.sleep(0.15)
+    rec = make_session()  # noticed first, then revoked: refused at once
+    b.put_session(rec, 60)
+    kept_read(a, rec.id)
+    _kill_tracking(admin)
+    seen_within(lambda: not a.kept.connected.is_set())
+    b.delete_session(rec.id)
+    assert a.get_session(rec.id) is None
+    assert a.kept.connected.wait(5)
+    time.sleep(0.15)
+    rec = make_session()  # and keeps records again once it is back
+    b.put_session(rec, 60)
+    kept_read(a, rec.id)
+    assert a.kept.get(a._skey(rec.id))[1] == rec
+
+
+def test_silent_tracking_connection_stops_trust(pair: tuple[RedisStore, RedisStore]) -> None:
+    """A connection that stays open but stops answering (no PONG) is not trusted for long."""
+    a, b = pair
+    rec = make_session()
+    b.put_session(rec, 60)
+    kept_read(a, rec.id)
+    a.kept.heartbeat = 60.0  # stand-in for a silent peer: no new PING, so no new PONG
+    time.sleep(a.kept.trust + 0.2)
+    assert a.kept.get(a._skey(rec.id))[1] is None
+
+
+def test_frozen_redis_fails_closed_instead_of_serving_kept(redis_server: RedisServer) -> None:
+    store = RedisStore(redis_server.url, key_prefix="frz:")
+    rec = make_session()
+    store.put_session(rec, 60)
+    store.get_session(rec.id)
+    assert store.kept.connected.wait(5)
+    time.sleep(0.15)
+    kept_read(store, rec.id)
+    redis_server.freeze()
+    try:
+        time.sleep(store.kept.trust + 0.1)
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.get_session(rec.id)
+        assert time.monotonic() - started < 2.0
+    finally:
+        redis_server.thaw()
+    assert seen_within(lambda: store.get_session(rec.id) == rec, 5.0) < 5.0
+    store.close()
