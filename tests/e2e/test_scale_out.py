@@ -26,7 +26,6 @@ from ssomw.integration.nginx import full_config
 from tests.support.gateway import GatewayProcess
 from tests.support.net import free_port
 from tests.support.nginx import Nginx
-from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 from tests.support.signin import gateway_logout
 from tests.support.upstream import EchoApp
@@ -45,19 +44,12 @@ class ScaleOutStack(Stack):
     """Instance i = gateway-i (own dir, own gunicorn) behind nginx-i on ``ports[i]``."""
 
     def __init__(self, workdir: Any, backend: str = "redis") -> None:
-        super().__init__(workdir, backend="redis", instances=2, overrides=ADMIN)
-        self.cluster = RedisCluster() if backend == "redis-cluster" else None
+        super().__init__(workdir, backend=backend, instances=2, overrides=ADMIN)
         self.ports = [self.port, free_port()]
         self.nginxes: list[Nginx] = []
 
     def url_on(self, instance: int, app: str, path: str = "/") -> str:
         return f"http://{self.host(app)}:{self.ports[instance]}{path}"
-
-    def config_dict(self) -> dict[str, Any]:
-        config = super().config_dict()
-        if self.cluster is not None:
-            config["store"] = {"backend": "redis", "url": self.cluster.url}
-        return config
 
     def client(self) -> dict[str, Any]:
         client = super().client()
@@ -68,10 +60,7 @@ class ScaleOutStack(Stack):
         return client
 
     def start(self) -> ScaleOutStack:
-        if self.cluster is not None:
-            self.cluster.start()
-        else:
-            self.redis = RedisServer().start()
+        self.start_store()
         for name in self.APP_NAMES:
             self.apps[name] = EchoApp(name)
         self.start_providers()
@@ -89,13 +78,9 @@ class ScaleOutStack(Stack):
         return self
 
     def stop(self) -> None:
-        try:
-            for extra in self.nginxes[1:]:
-                extra.stop()
-            super().stop()
-        finally:
-            if self.cluster is not None:
-                self.cluster.stop()
+        for extra in self.nginxes[1:]:
+            extra.stop()
+        super().stop()
 
     # -- the shared Redis ------------------------------------------------------------------
     def session_server(self) -> RedisServer:
