@@ -184,3 +184,53 @@ def test_frozen_redis_fails_closed_instead_of_serving_kept(redis_server: RedisSe
         redis_server.thaw()
     assert seen_within(lambda: store.get_session(rec.id) == rec, 5.0) < 5.0
     store.close()
+
+
+def test_sentinel_failover_never_serves_a_revoked_session() -> None:
+    """The master dies; Sentinel promotes the replica. Meanwhile every answer is an error or
+    correct; afterwards a revocation on the new master reaches the kept records."""
+    with RedisServer() as master, RedisServer() as replica:
+        redis.Redis(host=replica.host, port=replica.port).replicaof(master.host, master.port)
+        seen_within(lambda: redis.Redis(host=replica.host, port=replica.port)
+                    .info("replication")["master_link_status"] == "up", 10.0)
+        with RedisServer(sentinel_for=master) as sentinel:
+            a = RedisStore(sentinel.sentinel_url(), key_prefix="f:")
+            b = RedisStore(sentinel.sentinel_url(), key_prefix="f:")
+            rec = make_session()
+            a.put_session(rec, 60)
+            seen_within(lambda: redis.Redis(host=replica.host, port=replica.port)
+                        .exists(f"f:s:{rec.id}") == 1, 5.0)
+            a.get_session(rec.id)
+            assert a.kept.connected.wait(5)
+            time.sleep(0.15)
+            kept_read(a, rec.id)
+            seen_within(lambda: len(redis.Redis(host=sentinel.host, port=sentinel.port)
+                        .sentinel_slaves("mymaster")) == 1, 15.0)
+            master.stop()
+            answers: set[str] = set()
+
+            def promoted() -> bool:
+                try:
+                    answers.add("ok" if a.get_session(rec.id) == rec else "wrong")
+                except StoreUnavailable:
+                    answers.add("503")
+                    return False
+                try:
+                    b.kv_set("n", "k", b"v", 60)  # a write only a master takes
+                    return True
+                except StoreUnavailable:
+                    return False
+
+            seen_within(promoted, 30.0)
+            assert "wrong" not in answers
+            b.delete_session(rec.id)
+            seen_within(lambda: a.get_session(rec.id) is None)
+            again = make_session()
+            b.put_session(again, 60)
+            seen_within(lambda: a.get_session(again.id) == again, 5.0)
+            assert a.kept.connected.wait(5)  # tracking follows the new master
+            time.sleep(0.15)
+            kept_read(a, again.id)
+            assert a.kept.get(a._skey(again.id))[1] == again
+            a.close()
+            b.close()
