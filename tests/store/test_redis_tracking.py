@@ -15,6 +15,8 @@ import redis
 
 from ssomw.store import StoreUnavailable
 from ssomw.store.redis import RedisStore
+from ssomw.store.forks import current_pid
+from ssomw.store.tracking import TrackedRecords
 from tests.store.records import make_session
 from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
@@ -234,3 +236,48 @@ def test_sentinel_failover_never_serves_a_revoked_session() -> None:
             assert a.kept.get(a._skey(again.id))[1] == again
             a.close()
             b.close()
+
+
+# -- the keeping rules alone, without a server ----------------------------------------------
+
+
+def _unconnectable() -> object:
+    raise redis.ConnectionError("no server in this test")
+
+
+def _trusted() -> TrackedRecords[str]:
+    kept: TrackedRecords[str] = TrackedRecords(_unconnectable, "p:s:")
+    kept._pid = current_pid()  # no thread: the test plays its part
+    kept._trusted_until = time.monotonic() + 60  # as if a PONG had just come back
+    return kept
+
+
+def test_a_record_read_while_an_invalidation_arrived_is_not_kept() -> None:
+    kept = _trusted()
+    generation, _ = kept.get("p:s:1")
+    kept.forget(["p:s:other"])  # any invalidation between the read's start and its keep
+    kept.keep("p:s:1", generation, "stale?")
+    assert kept.get("p:s:1")[1] is None
+    generation, _ = kept.get("p:s:1")
+    kept.keep("p:s:1", generation, "fresh")
+    assert kept.get("p:s:1")[1] == "fresh"
+    kept.close()
+
+
+def test_nothing_kept_is_used_without_an_answered_ping() -> None:
+    kept = _trusted()
+    generation, _ = kept.get("p:s:1")
+    kept.keep("p:s:1", generation, "rec")
+    kept._trusted_until = time.monotonic() - 0.001
+    assert kept.get("p:s:1")[1] is None
+    kept.close()
+
+
+def test_a_forked_child_trusts_nothing_it_inherited(monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = _trusted()
+    generation, _ = kept.get("p:s:1")
+    kept.keep("p:s:1", generation, "rec")
+    assert kept.get("p:s:1")[1] == "rec"
+    monkeypatch.setattr("ssomw.store.tracking.current_pid", lambda: -1)  # "after fork()"
+    assert kept.get("p:s:1")[1] is None
+    kept.close()
