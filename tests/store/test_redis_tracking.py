@@ -14,8 +14,8 @@ import pytest
 import redis
 
 from ssomw.store import StoreUnavailable
-from ssomw.store.redis import RedisStore
 from ssomw.store.forks import current_pid
+from ssomw.store.redis import RedisStore
 from ssomw.store.tracking import TrackedRecords
 from tests.store.records import make_session
 from tests.support.redis_cluster import RedisCluster
