@@ -11,7 +11,7 @@ import redis
 
 from ssomw.config import section_defaults
 from ssomw.store import open_store
-from ssomw.store.redis import RedisStore
+from ssomw.store.redis import RedisStore, parse_cluster_url
 from tests.store.records import make_session
 from tests.support.redis_server import RedisServer
 
@@ -199,3 +199,22 @@ def test_items_do_not_leak_across_glob_like_key_prefixes(
     assert globby.kv_items("n") == [("k", b"app[1]")]
     assert store.kv_items("n") == [("k", b"app1")]
     globby.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "nodes", "username", "password"),
+    [
+        pytest.param("redis+cluster://10.0.0.1:7000", [("10.0.0.1", 7000)], None, None,
+                     id="one-node"),
+        pytest.param("redis+cluster://gw:s%40cret@a:1,b:2,[::1]:3",
+                     [("a", 1), ("b", 2), ("::1", 3)], "gw", "s@cret", id="several-with-auth"),
+        pytest.param("rediss+cluster://:pw@a", [("a", 6379)], None, "pw", id="tls-default-port"),
+        pytest.param("redis+cluster://a:1/0", [("a", 1)], None, None, id="db-0"),
+    ],
+)  # fmt: skip
+def test_cluster_url_parsing(
+    url: str, nodes: list[tuple[str, int]], username: str | None, password: str | None
+) -> None:
+    assert parse_cluster_url(url) == (nodes, username, password)
+    store = RedisStore(url)  # made without connecting: a cluster client connects on first use
+    assert store.cluster and store._client is None
