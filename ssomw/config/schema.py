@@ -62,7 +62,7 @@ def store() -> dict[str, Any]:
     return obj({
         "backend": {"enum": ["sqlite", "redis"], "default": "sqlite"},
         "path": {"type": "string", "default": "/var/lib/ssomw/ssomw.db"},
-        "url": {"type": "string", "pattern": r"^(redis|rediss|unix|redis\+sentinel)://"},
+        "url": {"type": "string", "pattern": r"^(redis|rediss|unix|redis\+sentinel|rediss?\+cluster)://"},
         "key_prefix": {"type": "string", "default": "ssomw:"},
         "socket_timeout": {"type": "number", "exclusiveMinimum": 0, "default": 0.5},
         "outage_log_interval": {**DURATION, "default": 30},

@@ -14,7 +14,16 @@ Index members whose session key has expired are dropped lazily when read and for
 purge_expired, which never touches kv keys: Redis expires those itself. ``kv_items`` uses
 SCAN with an escaped MATCH pattern (never KEYS, which blocks Redis), then MGETs in one
 pipeline; SCAN still walks the whole database, so it costs O(all keys), not O(namespace).
-Needs Redis >= 6.2 (GETDEL, SET PXAT). Redis Cluster is not supported.
+Needs Redis >= 6.2 (GETDEL, SET PXAT); Valkey works alike.
+
+**Redis Cluster** (``redis+cluster://h:p[,h:p]``): every key one script or transaction touches
+must live in one hash slot. So the session keys (records, index sets, ``all``, ``seen``,
+``meta``) all carry the hash tag ``{sessions}`` (``p{sessions}:s:<id>``...): the scripts stay
+atomic and every index stays exact, at the price that the session keyspace lives on one master
+(each worker keeps the records it read, see ``tracking.py``, so it is mostly written, rarely
+read). kv keys carry their namespace as tag (``p kv:{<namespace>}:<key>``): a bulk write is one
+transaction, a listing scans only the master holding that namespace, and the namespaces spread
+over the masters. Standalone and Sentinel keep the untagged names.
 """
 
 from __future__ import annotations
@@ -30,10 +39,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from ssomw.store.base import SessionRecord, Store, StoreUnavailable, optional_ttl_ms, ttl_ms
+from ssomw.store.tracking import TrackedRecords
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -123,7 +134,7 @@ def _unavailable(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except redis.exceptions.DataError:
             raise
-        except redis.exceptions.RedisError as exc:
+        except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
             raise StoreUnavailable(f"redis store: {type(exc).__name__}: {exc}") from exc
 
     return wrapper
@@ -134,39 +145,82 @@ def _part(value: str) -> str:
     return value.replace("%", "%25").replace(":", "%3A")
 
 
+def _tag(value: str) -> str:
+    """``value`` as a hash tag: the braces in it are escaped so the tag ends where we say."""
+    return "{" + _part(value).replace("{", "%7B").replace("}", "%7D") + "}"
+
+
 def _glob_literal(text: str) -> str:
     """Escape ``text`` so a SCAN MATCH pattern matches it literally."""
     return _GLOB.sub(r"\\\1", text)
 
 
 class RedisStore(Store):
-    """Store in Redis (standalone, TLS, unix socket or Sentinel-managed)."""
+    """Store in Redis or Valkey (standalone, TLS, unix socket, Sentinel-managed or Cluster)."""
 
     def __init__(self, url: str, key_prefix: str = "ssomw:", socket_timeout: float = 0.5) -> None:
         self.url = url
         self.prefix = key_prefix
-        self.client = connect(url, socket_timeout)
-        self._put = self.client.register_script(_PUT)
-        self._touch = self.client.register_script(_TOUCH)
-        self._delete = self.client.register_script(_DELETE)
-        self._purge = self.client.register_script(_PURGE)
-        self._all, self._seen, self._meta = (key_prefix + k for k in ("all", "seen", "meta"))
+        self.socket_timeout = socket_timeout
+        self.cluster = is_cluster_url(url)
+        if self.cluster:
+            parse_cluster_url(url)  # refuse a bad URL now, though nothing connects yet
+            if "{" in key_prefix or "}" in key_prefix:
+                raise ValueError("with Redis Cluster, store.key_prefix must not contain { or }")
+        # The session keyspace: one hash tag on Cluster, so every session script is one slot.
+        self.sp = key_prefix + "{sessions}:" if self.cluster else key_prefix
+        self._client: redis.Redis | redis.RedisCluster | None = None
+        if not self.cluster:  # a cluster client connects when made: that waits for first use
+            self._connect()
+        self._all, self._seen, self._meta = (self.sp + k for k in ("all", "seen", "meta"))
+        # Session records this process read, kept while Redis reports them unchanged.
+        self.kept: TrackedRecords[SessionRecord] = TrackedRecords(
+            self._tracking_connection, self._skey(""))
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client (``redis.Redis`` or ``redis.RedisCluster``)."""
+        return self._client if self._client is not None else self._connect()
+
+    def _connect(self) -> Any:
+        client = connect(self.url, self.socket_timeout)
+        self._scripts = {name: client.register_script(text) for name, text in
+                         (("put", _PUT), ("touch", _TOUCH), ("delete", _DELETE), ("purge", _PURGE))}
+        self._client = client
+        return client
+
+    def _script(self, name: str) -> Any:
+        if self._client is None:
+            self._connect()
+        return self._scripts[name]
+
+    def _tracking_connection(self) -> redis.Connection:
+        """A new RESP3 connection, not pooled, to the server that holds the session keys."""
+        if self.cluster:
+            node = self.client.get_node_from_key(self._skey(""))
+            pool = node.redis_connection.connection_pool
+        else:
+            pool = self.client.connection_pool
+        kwargs = {**pool.connection_kwargs, "protocol": 3}
+        kwargs.pop("retry", None)
+        return pool.connection_class(**kwargs)
 
     # -- keys ------------------------------------------------------------------------------
     def _skey(self, session_id: str) -> str:
-        return f"{self.prefix}s:{session_id}"
+        return f"{self.sp}s:{session_id}"
 
     def _sid_key(self, provider: str, sid: str) -> str:
-        return f"{self.prefix}sid:{_part(provider)}:{sid}"
+        return f"{self.sp}sid:{_part(provider)}:{sid}"
 
     def _sub_key(self, provider: str, sub: str) -> str:
-        return f"{self.prefix}sub:{_part(provider)}:{sub}"
+        return f"{self.sp}sub:{_part(provider)}:{sub}"
 
     def _user_key(self, user: str) -> str:
-        return f"{self.prefix}u:{user}"
+        return f"{self.sp}u:{user}"
 
     def _kv_key(self, namespace: str, key: str) -> str:
-        return f"{self.prefix}kv:{_part(namespace)}:{key}"
+        ns = _tag(namespace) if self.cluster else _part(namespace)
+        return f"{self.prefix}kv:{ns}:{key}"
 
     # -- sessions --------------------------------------------------------------------------
     @staticmethod
@@ -189,32 +243,43 @@ class RedisStore(Store):
         if rec.sid is not None:
             indexes.insert(0, self._sid_key(rec.provider, rec.sid))
         deadline = rec.deadline(idle_timeout)
-        self._put(
-            keys=[self._skey(rec.id), self._all, self._seen, self._meta, *indexes],
-            args=[rec.id, self._encode(rec), math.floor(deadline * 1000), repr(deadline),
-                  repr(float(rec.last_seen)), json.dumps(indexes)],
-        )  # fmt: skip
+        try:
+            self._script("put")(
+                keys=[self._skey(rec.id), self._all, self._seen, self._meta, *indexes],
+                args=[rec.id, self._encode(rec), math.floor(deadline * 1000), repr(deadline),
+                      repr(float(rec.last_seen)), json.dumps(indexes)],
+            )  # fmt: skip
+        finally:  # also on an error: the write may have happened
+            self.kept.forget([self._skey(rec.id)])
 
     @_unavailable
     def get_session(self, session_id: str) -> SessionRecord | None:
-        raw = self.client.get(self._skey(session_id))
-        if raw is None:
-            return None
-        rec = self._decode(raw)
-        return rec if rec.expires > time.time() else None
+        key = self._skey(session_id)
+        generation, rec = self.kept.get(key)
+        if rec is None:
+            raw = self.client.get(key)
+            rec = None if raw is None else self._decode(raw)
+            self.kept.keep(key, generation, rec)
+        return rec if rec is not None and rec.expires > time.time() else None
 
     @_unavailable
     def touch_session(self, session_id: str, last_seen: float, idle_timeout: float) -> None:
-        self._touch(
-            keys=[self._skey(session_id), self._all, self._seen],
-            args=[session_id, repr(float(last_seen)), repr(float(idle_timeout))],
-        )
+        try:
+            self._script("touch")(
+                keys=[self._skey(session_id), self._all, self._seen],
+                args=[session_id, repr(float(last_seen)), repr(float(idle_timeout))],
+            )
+        finally:
+            self.kept.forget([self._skey(session_id)])
 
     @_unavailable
     def update_session_data(self, rec: SessionRecord) -> bool:
         # XX: only if the session still exists; KEEPTTL: its deadline stays as it is.
-        return bool(self.client.set(self._skey(rec.id), self._encode(rec), xx=True,
-                                    keepttl=True))
+        try:
+            return bool(self.client.set(self._skey(rec.id), self._encode(rec), xx=True,
+                                        keepttl=True))
+        finally:
+            self.kept.forget([self._skey(rec.id)])
 
     @_unavailable
     def delete_session(self, session_id: str) -> bool:
@@ -229,7 +294,10 @@ class RedisStore(Store):
         if not ids:
             return 0
         keys = [self._all, self._seen, self._meta, *(self._skey(i) for i in ids)]
-        return int(self._delete(keys=keys, args=[self.prefix, *ids]))
+        try:
+            return int(self._script("delete")(keys=keys, args=[self.sp, *ids]))
+        finally:
+            self.kept.forget(keys[3:])
 
     def _load(self, ids: list[str]) -> tuple[list[SessionRecord], list[str]]:
         """Fetch sessions by id; also returns the ids whose session key is gone."""
@@ -277,8 +345,11 @@ class RedisStore(Store):
         total = 0
         while True:  # bounded batches keep each script run short (Redis is single-threaded)
             keys = [self._all, self._seen, self._meta]
-            args = [self.prefix, repr(float(now)), repr(float(now - idle_timeout)), _CHUNK]
-            n = int(self._purge(keys=keys, args=args))
+            args = [self.sp, repr(float(now)), repr(float(now - idle_timeout)), _CHUNK]
+            try:
+                n = int(self._script("purge")(keys=keys, args=args))
+            finally:
+                self.kept.forget_all()
             total += n
             if n == 0:
                 return total
@@ -314,13 +385,21 @@ class RedisStore(Store):
         start = len(self._kv_key(namespace, "").encode())
         pattern = _glob_literal(self._kv_key(namespace, prefix)) + "*"
         # SCAN may repeat a key; UTF-8 byte order is code point order, so this sorts by key.
-        names = sorted(set(self.client.scan_iter(match=pattern, count=_SCAN_COUNT)))
+        scan: dict[str, Any] = {"match": pattern, "count": _SCAN_COUNT}
+        if self.cluster:  # the namespace is the hash tag: only its master holds its keys
+            scan["target_nodes"] = self.client.get_node_from_key(self._kv_key(namespace, ""))
+        names = sorted(set(self.client.scan_iter(**scan)))
         if not names:
             return []
-        pipe = self.client.pipeline(transaction=False)
-        for i in range(0, len(names), _CHUNK):
-            pipe.mget(names[i : i + _CHUNK])
-        values = [v for chunk in pipe.execute() for v in chunk]
+        chunks = [names[i : i + _CHUNK] for i in range(0, len(names), _CHUNK)]
+        if self.cluster:  # a cluster pipeline refuses MGET: one call per chunk (one slot)
+            got = [self.client.mget(chunk) for chunk in chunks]
+        else:
+            pipe = self.client.pipeline(transaction=False)
+            for chunk in chunks:
+                pipe.mget(chunk)
+            got = pipe.execute()
+        values = [v for chunk in got for v in chunk]
         return [
             (name[start:].decode(), value)
             for name, value in zip(names, values, strict=True)
@@ -351,11 +430,21 @@ class RedisStore(Store):
         self.client.ping()
 
     def close(self) -> None:
-        self.client.connection_pool.disconnect()
+        self.kept.close()
+        if self._client is None:
+            return
+        if self.cluster:
+            self._client.disconnect_connection_pools()
+        else:
+            self._client.connection_pool.disconnect()
 
 
-def connect(url: str, socket_timeout: float = 0.5) -> redis.Redis:
-    """A client for redis://, rediss://, unix:// or redis+sentinel:// URLs.
+def is_cluster_url(url: str) -> bool:
+    return urlsplit(url).scheme.lower() in ("redis+cluster", "rediss+cluster")
+
+
+def connect(url: str, socket_timeout: float = 0.5) -> Any:
+    """A client for redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URLs.
 
     Timeouts are short and there is one immediate retry (a pooled connection may have
     died with a Redis restart) and no backoff, so an outage fails within about a second.
@@ -370,8 +459,8 @@ def connect(url: str, socket_timeout: float = 0.5) -> redis.Redis:
         return redis.Redis.from_url(url, **options)
     if scheme == "redis+sentinel":
         return _sentinel(url, options)
-    if "cluster" in scheme:
-        raise ValueError(f"Redis Cluster is not supported yet: {url.split('://')[0]}://")
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        return _cluster(url, options)
     raise ValueError(f"unsupported store URL scheme {scheme!r}")
 
 
@@ -399,8 +488,29 @@ def _sentinel(url: str, options: dict[str, Any]) -> redis.Redis:
     )
 
 
-def _host_port(item: str) -> tuple[str, int]:
+def _cluster(url: str, options: dict[str, Any]) -> redis.RedisCluster:
+    """``redis+cluster://[[user]:password@]host:port[,host:port]`` (``rediss+cluster`` for TLS):
+    any reachable node finds the others. The client asks the cluster for its map when made."""
+    hosts, username, password = parse_cluster_url(url)
+    return redis.RedisCluster(
+        startup_nodes=[ClusterNode(h, p) for h, p in hosts], username=username,
+        password=password, ssl=url.lower().startswith("rediss"), **options,
+    )  # fmt: skip
+
+
+def parse_cluster_url(url: str) -> tuple[list[tuple[str, int]], str | None, str | None]:
+    """``(nodes, username, password)`` of a cluster URL; ValueError if it is not one."""
+    parts = urlsplit(url)
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    hosts = [_host_port(h, 6379) for h in hostlist.split(",") if h]
+    if not hosts or parts.path.strip("/") not in ("", "0"):
+        raise ValueError("cluster URL must be redis+cluster://host:port[,host:port] (db 0 only)")
+    return hosts, unquote(username) or None, unquote(password) or None
+
+
+def _host_port(item: str, default_port: int = 26379) -> tuple[str, int]:
     host, _, port = item.rpartition(":")
     if not host:
-        host, port = port, "26379"
+        host, port = port, str(default_port)
     return host.strip("[]"), int(port)

@@ -311,7 +311,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sessions", type=int, default=100, help="signed-in users in the mix")
     p.add_argument("--urls", type=int, default=1000, help="distinct URLs, split over 2 apps")
     p.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: cores)")
-    p.add_argument("--backend", choices=("sqlite", "redis"), default="sqlite")
+    p.add_argument("--backend", choices=("sqlite", "redis", "redis-cluster"), default="sqlite")
     p.add_argument("--logout-trials", type=int, default=3)
     p.add_argument("--rounds", type=int, default=1,
                    help="measure each scenario N times (interleaved) and report, per scenario, "

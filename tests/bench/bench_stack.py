@@ -33,7 +33,6 @@ from tests.support.net import free_port, wait_port_closed
 from tests.support.nginx import Nginx
 from tests.support.oidc_provider import TEST_PASSWORD, OidcProvider
 from tests.support.process import ManagedProcess, wait_ready
-from tests.support.redis_server import RedisServer
 from tests.support.resolve import patch_localhost_resolution
 from tests.support.signin import sign_in
 
@@ -155,8 +154,7 @@ server {{
     def start(self) -> BenchStack:
         self.static_dir.mkdir(parents=True, exist_ok=True)
         (self.static_dir / "page.html").write_text(PAGE)
-        if self.backend == "redis":
-            self.redis = RedisServer().start()
+        self.start_store()
         self.apps = {name: _NoUpstream() for name in APPS}  # type: ignore[misc]
         self.start_providers()
         self.gateway = GatewayProcess(self.workdir / "gateway", self.config_dict(),

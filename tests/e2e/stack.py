@@ -2,7 +2,8 @@
 
 Two apps behind one nginx port on their own names (`app-a.ssomw.localhost`,
 `app-b.ssomw.localhost`), sharing one SSO cookie (`session.domain: ssomw.localhost`). nginx runs
-the exact snippet files from `nginx/` with the http block `ssomw nginx` prints.
+the exact snippet files from `nginx/` with the http block `ssomw nginx` prints. ``backend`` is
+``sqlite``, ``redis`` or ``redis-cluster`` (a 3-master Redis Cluster).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tests.support.gateway import GatewayProcess
 from tests.support.net import free_port
 from tests.support.nginx import Nginx
 from tests.support.oidc_provider import OidcProvider
+from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 from tests.support.upstream import EchoApp
 
@@ -65,6 +67,7 @@ class Stack:
         self.gateways: list[GatewayProcess] = []
         self.port = free_port()
         self.redis: RedisServer | None = None
+        self.cluster: RedisCluster | None = None  # backend "redis-cluster": 3 masters
         self.provider: OidcProvider | None = None
         self.apps: dict[str, EchoApp] = {}
         self.gateway: GatewayProcess | None = None
@@ -80,6 +83,7 @@ class Stack:
         assert self.provider is not None
         store: dict[str, Any] = (
             {"backend": "redis", "url": self.redis.url} if self.redis
+            else {"backend": "redis", "url": self.cluster.url} if self.cluster
             else {"backend": "sqlite", "path": str(self.workdir / "ssomw.db")})
         config = {
             "server": {"trusted_proxies": ["127.0.0.1/32"]},
@@ -129,9 +133,15 @@ class Stack:
                            cache_path=str(self.workdir / "nginx-cache"),
                            snippet_dir=str(REPO / "nginx"), cache=self.cache)
 
-    def start(self) -> Stack:
+    def start_store(self) -> None:
+        """The shared store's server, if the backend has one."""
         if self.backend == "redis":
             self.redis = RedisServer().start()
+        elif self.backend == "redis-cluster":
+            self.cluster = RedisCluster().start()
+
+    def start(self) -> Stack:
+        self.start_store()
         for name in self.APP_NAMES:
             self.apps[name] = EchoApp(name)
         self.start_providers()
@@ -152,3 +162,5 @@ class Stack:
             app.stop()
         if self.redis is not None:
             self.redis.stop()
+        if self.cluster is not None:
+            self.cluster.stop()

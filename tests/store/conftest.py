@@ -1,7 +1,8 @@
 """Fixtures that run the one store contract suite against every backend.
 
 ``backend`` opens Store objects on one shared storage (several objects = several gateway
-instances); ``store`` is the first of them. Redis runs once per session and is flushed per test.
+instances); ``store`` is the first of them. Redis (standalone, and a 3-master Cluster) runs
+once per session and is flushed per test.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import redis
 
 from ssomw.config import section_defaults
 from ssomw.store import Store, open_store
+from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 
 
@@ -41,6 +43,12 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    with RedisCluster() as cluster:
+        yield cluster
+
+
 def _sqlite_footprint(path: Path) -> Callable[[], int]:
     def count() -> int:
         with sqlite3.connect(path) as conn:
@@ -50,11 +58,16 @@ def _sqlite_footprint(path: Path) -> Callable[[], int]:
     return count
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sqlite":
         path = tmp_path / "state" / "ssomw.db"
         b = Backend("sqlite", {"backend": "sqlite", "path": str(path)}, _sqlite_footprint(path))
+    elif request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        settings = {"backend": "redis", "url": cluster.url, "key_prefix": "t:"}
+        b = Backend("redis-cluster", settings, cluster.dbsize)
     else:
         server: RedisServer = request.getfixturevalue("redis_server")
         client = redis.Redis.from_url(server.url)

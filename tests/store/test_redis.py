@@ -11,7 +11,7 @@ import redis
 
 from ssomw.config import section_defaults
 from ssomw.store import open_store
-from ssomw.store.redis import RedisStore
+from ssomw.store.redis import RedisStore, parse_cluster_url
 from tests.store.records import make_session
 from tests.support.redis_server import RedisServer
 
@@ -30,14 +30,29 @@ def store(redis_server: RedisServer, client: redis.Redis) -> Iterator[RedisStore
     store.close()
 
 
-def test_get_session_is_one_get(store: RedisStore, client: redis.Redis) -> None:
+# The tracking connection's own commands (tracking.py), not those of the calls under test.
+_TRACKING = ("cmdstat_config", "cmdstat_ping", "cmdstat_hello", "cmdstat_client")
+
+
+def data_calls(client: redis.Redis) -> dict[str, int]:
+    stats = client.info("commandstats")
+    return {name: s["calls"] for name, s in stats.items() if not name.startswith(_TRACKING)}
+
+
+def test_get_session_is_one_get_then_none(store: RedisStore, client: redis.Redis) -> None:
+    """The first read of a session is one GET; once the tracking connection is up, reading
+    it again costs no round trip at all."""
     rec = make_session()
     store.put_session(rec, 60)
     client.config_resetstat()
     assert store.get_session(rec.id) == rec
-    stats = client.info("commandstats")
-    calls = {name: s["calls"] for name, s in stats.items() if not name.startswith("cmdstat_config")}
-    assert calls == {"cmdstat_get": 1}
+    assert data_calls(client) == {"cmdstat_get": 1}
+    assert store.kept.connected.wait(5)
+    time.sleep(0.15)  # one heartbeat: the kept records are trusted
+    store.get_session(rec.id)  # read (and kept) after tracking started
+    client.config_resetstat()
+    assert [store.get_session(rec.id) for _ in range(100)] == [rec] * 100
+    assert data_calls(client) == {}
 
 
 def test_keys_live_under_the_prefix_and_expire(store: RedisStore, client: redis.Redis) -> None:
@@ -117,7 +132,9 @@ def test_sentinel_url_parsing(
 @pytest.mark.parametrize(
     "settings",
     [
-        pytest.param({"backend": "redis", "url": "redis+cluster://a:1/0"}, id="cluster"),
+        pytest.param({"backend": "redis", "url": "redis+cluster://a:1/3"}, id="cluster-db"),
+        pytest.param({"backend": "redis", "url": "redis+cluster://a:1", "key_prefix": "{x}"},
+                     id="cluster-braced-prefix"),
         pytest.param({"backend": "redis", "url": "http://a:1/0"}, id="not-redis"),
         pytest.param({"backend": "redis", "url": "redis+sentinel://a:1"}, id="no-service"),
         pytest.param({"backend": "memcached"}, id="unknown-backend"),
@@ -158,9 +175,7 @@ def test_set_many_is_one_transaction(store: RedisStore, client: redis.Redis) -> 
     store.ping()  # connect first, so the handshake is not counted
     client.config_resetstat()
     store.kv_set_many("dir", {f"u{i}": b"x" for i in range(1000)}, 3600)
-    stats = client.info("commandstats")
-    calls = {name: s["calls"] for name, s in stats.items() if not name.startswith("cmdstat_config")}
-    assert calls == {"cmdstat_multi": 1, "cmdstat_set": 1000, "cmdstat_exec": 1}
+    assert data_calls(client) == {"cmdstat_multi": 1, "cmdstat_set": 1000, "cmdstat_exec": 1}
     assert 0 < client.pttl("app1:kv:dir:u999") <= 3_600_000
 
 
@@ -184,3 +199,22 @@ def test_items_do_not_leak_across_glob_like_key_prefixes(
     assert globby.kv_items("n") == [("k", b"app[1]")]
     assert store.kv_items("n") == [("k", b"app1")]
     globby.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "nodes", "username", "password"),
+    [
+        pytest.param("redis+cluster://10.0.0.1:7000", [("10.0.0.1", 7000)], None, None,
+                     id="one-node"),
+        pytest.param("redis+cluster://gw:s%40cret@a:1,b:2,[::1]:3",
+                     [("a", 1), ("b", 2), ("::1", 3)], "gw", "s@cret", id="several-with-auth"),
+        pytest.param("rediss+cluster://:pw@a", [("a", 6379)], None, "pw", id="tls-default-port"),
+        pytest.param("redis+cluster://a:1/0", [("a", 1)], None, None, id="db-0"),
+    ],
+)  # fmt: skip
+def test_cluster_url_parsing(
+    url: str, nodes: list[tuple[str, int]], username: str | None, password: str | None
+) -> None:
+    assert parse_cluster_url(url) == (nodes, username, password)
+    store = RedisStore(url)  # made without connecting: a cluster client connects on first use
+    assert store.cluster and store._client is None
