@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from ssomw.core.forwarded import Original, Unreadable, ext_authz_original, original
 from ssomw.gateway.access import NO_STORE
-from ssomw.integration.nginx import identity_header_names, strip_header_names
+from ssomw.integration.common import EXT_AUTHZ, FORWARD_AUTH, copied_headers
 from ssomw.telemetry.logs import Sparse
 from ssomw.views.auth import AuthEndpoint
 
@@ -41,15 +41,6 @@ _PROXY_ONLY = ("HTTP_X_ORIGINAL_URL", "HTTP_X_ORIGINAL_METHOD")
 _TEXT = ("Content-Type", "text/plain; charset=utf-8")
 
 
-def copied_headers(config: Any) -> list[str]:
-    """Every header a printed proxy configuration copies from an allow answer to the app:
-    the identity headers, each app's extra headers and ``headers.strip``."""
-    names = [*identity_header_names(config),
-             *sorted({h for app in config["apps"] for h in app["headers"]}),
-             *strip_header_names(config)]
-    return list(dict.fromkeys(names))
-
-
 class FrontDoors:
     """Both endpoints; ``pages`` is the gateway's page stack (it renders the 403 page)."""
 
@@ -58,8 +49,8 @@ class FrontDoors:
         self.access = auth.access
         self.pages = pages
         self.prefix = prefix
-        self.forward_path = f"{prefix}/forward-auth"
-        self.ext_authz_path = f"{prefix}/ext-authz"
+        self.forward_path = prefix + FORWARD_AUTH
+        self.ext_authz_path = prefix + EXT_AUTHZ
         self.copied = copied_headers(auth.access.runtime.config)
         self.strangers = Sparse(log)
 
