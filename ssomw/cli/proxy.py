@@ -21,7 +21,10 @@ from click.core import ParameterSource
 from ssomw.cli.common import CONFIG_OPTION, load_or_exit
 from ssomw.config import Config, config_path
 from ssomw.integration.caddy import caddyfile
+from ssomw.integration.envoy import envoy_config
+from ssomw.integration.ingress_nginx import ingress_nginx_config
 from ssomw.integration.nginx import DEFAULT_SNIPPET_DIR, SNIPPETS, full_config, snippet_files
+from ssomw.integration.traefik import traefik_config
 
 NO_LISTEN = ("the printed server {} blocks need a way to listen: --tls-cert FILE --tls-key FILE "
              "(HTTPS), or --http [ADDRESS] (plain HTTP, for tests and development)")
@@ -162,3 +165,62 @@ def caddy(config_file: str | None, app_ids: tuple[str, ...], gateway: str,
     click.echo(caddyfile(config, gateway=gateway, http_port=http_port, https_port=https_port,
                          app_ids=app_ids or None, upstreams=upstreams, admin=admin,
                          command=command_line(config_file, ("proxy", "caddy"))), nl=False)
+
+
+@proxy.command()
+@CONFIG_OPTION
+@APP_OPTION
+@GATEWAY_OPTION
+@UPSTREAM_OPTION
+@click.option("--entrypoint", metavar="NAME", help="the routers' entry point [default: all]")
+def traefik(config_file: str | None, app_ids: tuple[str, ...], gateway: str,
+            upstream_pairs: tuple[str, ...], entrypoint: str | None) -> None:
+    """Print Traefik's dynamic configuration: forwardAuth to /sso/forward-auth."""
+    config, upstreams = checked(config_file, app_ids, upstream_pairs)
+    click.echo(traefik_config(config, gateway=gateway, app_ids=app_ids or None,
+                              upstreams=upstreams, entrypoint=entrypoint,
+                              command=command_line(config_file, ("proxy", "traefik"))),
+               nl=False)
+
+
+@proxy.command()
+@CONFIG_OPTION
+@APP_OPTION
+@GATEWAY_OPTION
+@UPSTREAM_OPTION
+@click.option("--listen", default="0.0.0.0:8080", show_default=True, metavar="ADDRESS:PORT",
+              help="Envoy's listener")
+def envoy(config_file: str | None, app_ids: tuple[str, ...], gateway: str,
+          upstream_pairs: tuple[str, ...], listen: str) -> None:
+    """Print an Envoy bootstrap: the HTTP ext_authz filter with path_prefix /sso/ext-authz."""
+    config, upstreams = checked(config_file, app_ids, upstream_pairs)
+    if not listen.rpartition(":")[2].isdigit():
+        raise click.UsageError(f"--listen {listen!r}: give ADDRESS:PORT")
+    click.echo(envoy_config(config, gateway=gateway, listen=listen, app_ids=app_ids or None,
+                            upstreams=upstreams,
+                            command=command_line(config_file, ("proxy", "envoy"))), nl=False)
+
+
+@proxy.command("ingress-nginx")
+@CONFIG_OPTION
+@APP_OPTION
+@click.option("--gateway", default="ssomw.ssomw.svc.cluster.local:4180", show_default=True,
+              metavar="HOST:PORT", help="the gateway's Service, as the controller reaches it")
+@UPSTREAM_OPTION
+@click.option("--namespace", default="default", show_default=True,
+              help="the apps' namespace (their Ingresses and Services)")
+@click.option("--gateway-namespace", default="ssomw", show_default=True,
+              help="the gateway's namespace (its pages' Ingress, the NetworkPolicy)")
+@click.option("--controller-namespace", default="ingress-nginx", show_default=True,
+              help="the ingress controller's namespace (the only one let in)")
+@click.option("--ingress-class", default="nginx", show_default=True)
+def ingress_nginx(config_file: str | None, app_ids: tuple[str, ...], gateway: str,
+                  upstream_pairs: tuple[str, ...], namespace: str, gateway_namespace: str,
+                  controller_namespace: str, ingress_class: str) -> None:
+    """Print Ingress objects for ingress-nginx (auth-url: /sso/auth) and a NetworkPolicy."""
+    config, upstreams = checked(config_file, app_ids, upstream_pairs)
+    click.echo(ingress_nginx_config(
+        config, gateway=gateway, namespace=namespace, gateway_namespace=gateway_namespace,
+        ingress_class=ingress_class, controller_namespace=controller_namespace,
+        app_ids=app_ids or None, upstreams=upstreams,
+        command=command_line(config_file, ("proxy", "ingress-nginx"))), nl=False)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+import yaml
+
 from ssomw.config import Config
 from ssomw.integration.nginx import host_covered, identity_header_names, public_host
 from ssomw.integration.nginx import strip_header_names as _strip
@@ -55,3 +57,19 @@ def sites(config: Config, app_ids: Iterable[str] | None = None) -> list[Site]:
 def upstream_of(app_config: dict[str, Any], upstreams: dict[str, str]) -> str:
     """Where the app's traffic goes: ``--upstream APP=URL``, else ``apps[].upstream``."""
     return upstreams.get(app_config["id"]) or app_config.get("upstream") or ""
+
+
+class _Dumper(yaml.SafeDumper):
+    """YAML for people: no anchors/aliases, multi-line strings as literal blocks."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+_Dumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+
+
+def to_yaml(*documents: Any) -> str:
+    """The documents as one YAML stream (``---`` between them), keys in written order."""
+    return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, width=100)
