@@ -63,14 +63,16 @@ def ingress_nginx_config(config: Config, *, gateway: str, namespace: str = "defa
                 names = [*identity_header_names(config), *app_config["headers"]]
                 annotations = {
                     ANNOTATION + "auth-url": f"{gateway_url}{prefix}/auth",
-                    ANNOTATION + "auth-signin": (f"$scheme://$host{prefix}/login"
-                                                 "?rd=$scheme://$host$escaped_request_uri"),
+                    ANNOTATION + "auth-signin": (f"$scheme://$http_host{prefix}/login"
+                                                 "?rd=$scheme://$http_host$escaped_request_uri"),
                     ANNOTATION + "auth-response-headers": ",".join(names)}
             else:
                 cleared = [*identity_header_names(config), *app_headers,
                            *strip_header_names(config)]
+            # X-Auth-Request-Redirect: the controller's own header to auth-url; a client's
+            # copy is not for the app either.
             annotations[ANNOTATION + "configuration-snippet"] = "".join(
-                f'proxy_set_header {h} "";\n' for h in cleared)
+                f'proxy_set_header {h} "";\n' for h in [*cleared, "X-Auth-Request-Redirect"])
             target = upstream_of(app_config, upstreams or {}) or "http://app:80"
             rules = [{"host": host, "http": {"paths": [{
                 "path": app_config["path_prefix"], "pathType": "Prefix",

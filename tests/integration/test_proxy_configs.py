@@ -137,13 +137,14 @@ def test_ingress_nginx(config_file, copied):
     prefix = "nginx.ingress.kubernetes.io/"
     assert wiki[prefix + "auth-url"] == "http://ssomw.ssomw.svc.cluster.local:4180/sso/auth"
     assert wiki[prefix + "auth-signin"] == (
-        "$scheme://$host/sso/login?rd=$scheme://$host$escaped_request_uri")
+        "$scheme://$http_host/sso/login?rd=$scheme://$http_host$escaped_request_uri")
     sent = wiki[prefix + "auth-response-headers"].split(",")
     assert sent[:2] == ["X-Auth-Request-User", "X-Auth-Request-Email"]
     assert "X-Wiki-Mail" in sent and "X-Auth-Request-Department" in sent
     snippet = wiki[prefix + "configuration-snippet"]
     assert 'proxy_set_header Remote-User "";' in snippet  # headers.strip
-    assert set(sent) | {line.split()[1] for line in snippet.splitlines()} == set(copied)
+    assert set(sent) | {line.split()[1] for line in snippet.splitlines()} == {
+        *copied, "X-Auth-Request-Redirect"}
     plain = by_name["app-plain"]["metadata"]["annotations"]
     assert prefix + "auth-url" not in plain
     assert 'proxy_set_header X-Auth-Request-User "";' in plain[prefix + "configuration-snippet"]

@@ -217,3 +217,16 @@ def test_store_outage_fails_closed(gateway, monkeypatch):
                                 {**NAV, "Cookie": "ssomw_session=x"}, "8.8.8.8")
     assert response.status_code == 503
     assert "X-Auth-Request-User" not in response.headers
+
+
+def test_ingress_nginx_subrequest_headers_are_not_taken_for_forgeries(gateway):
+    """ingress-nginx's auth location sends X-Auth-Request-Redirect and X-Sent-From; any other
+    unknown X-Auth-Request-* is still refused."""
+    client, runtime = gateway
+    shaped = {"X-Auth-Request-Redirect": "/page", "X-Sent-From": "nginx-ingress-controller",
+              "Cookie": cookie_for(runtime, [])}
+    allowed = via_auth(client, "https://wiki.example.com/page", "GET", shaped, "8.8.8.8")
+    assert allowed.status_code == 200 and allowed.headers["X-Auth-Request-User"] == "zoe"
+    forged = via_auth(client, "https://wiki.example.com/page", "GET",
+                      {**shaped, "X-Auth-Request-Level": "root"}, "8.8.8.8")
+    assert forged.status_code == 403
