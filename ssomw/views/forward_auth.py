@@ -103,7 +103,9 @@ class FrontDoors:
         if code == "200":
             present = {name.lower() for name, _ in headers}
             headers += [(name, "") for name in self.copied if name.lower() not in present]
-            start_response(status, headers)
+            # An explicit empty body: without a length gunicorn would send it chunked, in a
+            # second small write that Caddy (Go) may wait on.
+            start_response(status, [*headers, ("Content-Length", "0")])
             return [b""]
         if code == "401":
             location = next((v for k, v in headers if k == "Location"), None)
