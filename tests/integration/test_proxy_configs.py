@@ -15,6 +15,7 @@ from ssomw.cli import main
 from ssomw.config import load_config
 from ssomw.integration.common import copied_headers
 from tests.support.caddy import Caddy
+from tests.support.readme import readme_block
 
 CONFIG = {
     "server": {"trusted_proxies": ["127.0.0.1/32"]},
@@ -184,3 +185,17 @@ def test_upstream_option_and_app_filter(config_file):
                    "plain=http://10.0.0.9:80", "--http", "80")
     assert "reverse_proxy http://10.0.0.9:80" in text
     assert "wiki.example.com" not in text
+
+
+def test_the_readme_ingress_is_what_the_command_prints(tmp_path):
+    """The README's Ingress for the five-minute app is exactly what `ssomw proxy
+    ingress-nginx` prints for it."""
+    config = {**CONFIG, "store": {"path": str(tmp_path / "s.db")},
+              "apps": [{"id": "wiki", "hosts": ["wiki.example.com"],
+                        "upstream": "http://wiki:8080"}]}
+    config.pop("profile")
+    path = tmp_path / "ssomw.yaml"
+    path.write_text(yaml.safe_dump(config))
+    docs = list(yaml.safe_load_all(printed(path, "ingress-nginx", "--namespace", "wiki")))
+    shown = yaml.safe_load(readme_block("ingress-nginx/app"))
+    assert shown == next(d for d in docs if d["metadata"]["name"] == "app-wiki")
