@@ -60,7 +60,7 @@ class FrontDoors:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
                  ) -> Iterable[bytes]:
         peer = environ.get("REMOTE_ADDR", "")
-        if not (self.access.proxies.trusted and self.access.proxies.is_trusted(peer)):
+        if not self.access.proxies.is_trusted(peer):
             self.strangers.warning(
                 "refused %s from %s: forwarded headers are believed only from "
                 "server.trusted_proxies", environ.get("PATH_INFO", "")[:100], peer)

@@ -108,3 +108,13 @@ def test_untrusted_peer_gets_400(stack, alice, door):
     assert response.status == 400
     assert b"server.trusted_proxies" in response.body  # type: ignore[attr-defined]
     assert response.getheader("X-Auth-Request-User") is None
+
+
+def test_through_nginx_the_proxy_endpoints_are_not_for_browsers(stack, alice):
+    """nginx is a trusted peer, so a browser must not reach the other proxies' endpoints
+    through it (they would judge a URL of the client's choosing)."""
+    with requests.Session() as browser:
+        for path in ("/sso/forward-auth", "/sso/ext-authz/x", "/sso/auth"):
+            response = browser.get(stack.url("app-a", path), headers={
+                "Cookie": alice, "X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/x"})
+            assert response.status_code == 404, path
