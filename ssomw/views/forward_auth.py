@@ -62,8 +62,8 @@ class FrontDoors:
         peer = environ.get("REMOTE_ADDR", "")
         if not self.access.proxies.is_trusted(peer):
             self.strangers.warning(
-                "refused %s from %s: forwarded headers are believed only from "
-                "server.trusted_proxies", environ.get("PATH_INFO", "")[:100], peer)
+                "refused %.100r from %s: forwarded headers are believed only from "
+                "server.trusted_proxies", environ.get("PATH_INFO", ""), peer)
             return self.plain(start_response, "400 Bad Request",
                               "this endpoint is for a reverse proxy listed in "
                               "server.trusted_proxies; this peer is not one")
