@@ -36,8 +36,10 @@ from ssomw.views.auth import AuthEndpoint
 StartResponse = Callable[..., Any]
 log = logging.getLogger("ssomw.auth")
 
-# What the proxy told about its own request to us; the decision must see only our reading.
-_PROXY_ONLY = ("HTTP_X_ORIGINAL_URL", "HTTP_X_ORIGINAL_METHOD")
+# What nginx's snippets tell the decision: here only our own reading of the request counts
+# (Caddy and Traefik pass the client's headers on, these names included).
+_NGINX_ONLY = ("HTTP_X_ORIGINAL_URL", "HTTP_X_ORIGINAL_METHOD", "HTTP_X_SSOMW_HOST",
+               "HTTP_X_SSOMW_APP", "HTTP_X_SSOMW_CACHE_BUCKET", "HTTP_X_SSOMW_CACHE_COOKIE")
 _TEXT = ("Content-Type", "text/plain; charset=utf-8")
 
 
@@ -51,7 +53,7 @@ class FrontDoors:
         self.prefix = prefix
         self.forward_path = prefix + FORWARD_AUTH
         self.ext_authz_path = prefix + EXT_AUTHZ
-        self.copied = copied_headers(auth.access.runtime.config)
+        self.copied = [(name, name.lower()) for name in copied_headers(auth.access.runtime.config)]
         self.strangers = Sparse(log)
 
     def handles(self, path: str) -> bool:
@@ -71,8 +73,9 @@ class FrontDoors:
             request = self.read(environ)
         except Unreadable as exc:
             return self.plain(start_response, "400 Bad Request", str(exc))
-        judged = {k: v for k, v in environ.items()
-                  if k not in _PROXY_ONLY and not k.startswith("HTTP_X_SSOMW_")}
+        judged = dict(environ)
+        for key in _NGINX_ONLY:
+            judged.pop(key, None)
         judged["HTTP_X_ORIGINAL_URL"] = request.url
         judged["HTTP_X_ORIGINAL_METHOD"] = request.method
         status, headers = self.auth.judge(judged)
@@ -102,7 +105,7 @@ class FrontDoors:
         headers = [h for h in headers if h[0] != "X-Accel-Expires"]
         if code == "200":
             present = {name.lower() for name, _ in headers}
-            headers += [(name, "") for name in self.copied if name.lower() not in present]
+            headers += [(name, "") for name, lower in self.copied if lower not in present]
             # An explicit empty body: without a length gunicorn would send it chunked, in a
             # second small write that Caddy (Go) may wait on.
             start_response(status, [*headers, ("Content-Length", "0")])
@@ -122,7 +125,7 @@ class FrontDoors:
                        request: Original, headers: list[tuple[str, str]]) -> Iterable[bytes]:
         """The gateway's "not allowed" page for the original URL, as nginx shows it (the
         page reads the refused URL from ``X-Original-URL`` on the original host)."""
-        page = {k: v for k, v in environ.items() if k not in _PROXY_ONLY}
+        page = dict(environ)
         page.update({"PATH_INFO": f"{self.prefix}/forbidden", "REQUEST_METHOD": "GET",
                      "QUERY_STRING": "", "CONTENT_LENGTH": "0", "HTTP_HOST": request.host,
                      "HTTP_X_FORWARDED_HOST": request.host,
