@@ -8,6 +8,7 @@ the command's own options (``--http PORT``, ``--gateway``, ``--admin off``).
 from __future__ import annotations
 
 import subprocess
+from typing import Any
 
 from tests.support.caddy import Caddy
 from tests.support.gateway import GatewayProcess
@@ -27,6 +28,11 @@ def printed_caddyfile(gateway: GatewayProcess, port: int, *extra: str) -> str:
 
 class CaddyStack(Stack):
     caddy: Caddy | None = None
+
+    def apps_config(self) -> list[dict[str, Any]]:
+        apps = super().apps_config()
+        apps[0]["api"] = {"paths": ["^/rest/"]}  # app-a's REST API (contract §7)
+        return apps
 
     def start(self) -> CaddyStack:
         for name in self.APP_NAMES:

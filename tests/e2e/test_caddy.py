@@ -93,6 +93,13 @@ def test_xhr_without_session_gets_401(caddy_stack: CaddyStack, http: requests.Se
         assert "Location" not in response.headers
 
 
+def test_api_path_gets_the_bearer_challenge(caddy_stack: CaddyStack, http: requests.Session):
+    response = http.get(caddy_stack.url("app-a", "/rest/api/2/issue"), allow_redirects=False,
+                        headers={"Accept": "text/html"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="app-a"'
+
+
 def test_bypass_path_gets_no_identity_and_no_forgery(caddy_stack: CaddyStack,
                                                      http: requests.Session):
     response = http.get(caddy_stack.url("app-a", "/public/x"), headers=FORGED)
