@@ -3,6 +3,8 @@
 The stack, outermost first::
 
     Gateway → {prefix}/auth  → AuthEndpoint (plain WSGI, the hot path: nothing in between)
+            → {prefix}/forward-auth, {prefix}/ext-authz/… → FrontDoors (the same decision,
+              answered for Traefik, Caddy, HAProxy and Envoy; its 403 page from the pages)
             → anything else → RequestId → TrustedProxies → SecurityHeaders → Flask app
 
 Everything built from a configuration (runtime, Flask app, auth endpoint, proxy trust) is one
@@ -38,6 +40,7 @@ from ssomw.store.base import Store, StoreUnavailable
 from ssomw.store.forks import current_pid
 from ssomw.telemetry.logs import configure_logging
 from ssomw.views.auth import AuthEndpoint
+from ssomw.views.forward_auth import FrontDoors
 
 log = logging.getLogger("ssomw.config")
 WATCH_INTERVAL = 1.0
@@ -50,6 +53,7 @@ class Stack:
     auth: Callable[..., Iterable[bytes]]
     pages: Callable[..., Iterable[bytes]]
     version: int | None
+    doors: FrontDoors
 
 
 def build_stack(config: Config, runtime: Runtime | None = None,
@@ -57,7 +61,9 @@ def build_stack(config: Config, runtime: Runtime | None = None,
     runtime = runtime or Runtime.build(config)
     flask = flask_app(config, runtime)
     pages = RequestId(TrustedProxies(SecurityHeaders(flask.wsgi_app), runtime.trusted_proxies))
-    return Stack(runtime, f"{config.prefix}/auth", AuthEndpoint(runtime), pages, version)
+    auth = AuthEndpoint(runtime)
+    return Stack(runtime, f"{config.prefix}/auth", auth, pages, version,
+                 FrontDoors(auth, pages, config.prefix))
 
 
 class Gateway:
@@ -109,8 +115,11 @@ class Gateway:
             self.watcher.ensure_started()
             self._threads_for = current_pid()
         stack = self.stack
-        if environ.get("PATH_INFO") == stack.auth_path:
+        path = environ.get("PATH_INFO", "")
+        if path == stack.auth_path:
             return stack.auth(environ, start_response)
+        if stack.doors.handles(path):
+            return stack.doors(environ, start_response)
         return stack.pages(environ, start_response)
 
     def _watch(self) -> None:

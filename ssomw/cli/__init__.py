@@ -17,7 +17,7 @@ def main() -> None:
     """ssomw: single sign-on gateway for nginx auth_request."""
 
 
-for command in (serve.serve, check.check, proxy.nginx, emergency.hash_password, demo.demo,
-                sessions.sessions, users.groups, users.users, ldap.ldap, emergency.emergency,
-                config.config, config.token, keys.keys):
+for command in (serve.serve, check.check, proxy.nginx, proxy.proxy, emergency.hash_password,
+                demo.demo, sessions.sessions, users.groups, users.users, ldap.ldap,
+                emergency.emergency, config.config, config.token, keys.keys):
     main.add_command(command)

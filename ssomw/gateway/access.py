@@ -37,6 +37,9 @@ log = logging.getLogger("ssomw.auth")
 NO_STORE = ("Cache-Control", "no-store")
 _FAMILY_KEY = "HTTP_" + IDENTITY_FAMILY.upper().replace("-", "_")
 Answer = tuple[str, list[tuple[str, str]]]
+# ingress-nginx sends X-Auth-Request-Redirect (the request URI) in every auth subrequest: a
+# member of the family that names no identity, so it is not taken for a forged one.
+PROXY_SENT = "HTTP_X_AUTH_REQUEST_REDIRECT"
 
 
 def attributes_of(record: SessionRecord) -> dict[str, Any]:
@@ -97,7 +100,8 @@ class Access:
         # any other member of the family reaching /auth is refused (see unset_identity_header).
         self.overwritten_family = frozenset(
             "HTTP_" + name.upper().replace("-", "_")
-            for name in overwritten_headers(runtime.config) if name.startswith(IDENTITY_FAMILY))
+            for name in overwritten_headers(runtime.config)
+            if name.startswith(IDENTITY_FAMILY)) | {PROXY_SENT}
         # apps[].headers: the same attributes under extra names, for that app only.
         self.app_header_names = {
             app["id"]: {**self.header_names, **{

@@ -118,8 +118,15 @@ location ^~ {prefix}/ {{
     proxy_set_header X-Request-Id $request_id;
 }}
 
-# The auth endpoint is for nginx only; browsers never reach it directly.
+# The auth endpoint is for nginx only; browsers never reach it directly (nor the other
+# proxies' endpoints, which would judge a URL of the client's choosing).
 location = {prefix}/auth {{
+    return 404;
+}}
+location = {prefix}/forward-auth {{
+    return 404;
+}}
+location ^~ {prefix}/ext-authz/ {{
     return 404;
 }}
 

@@ -33,6 +33,10 @@ class TrustedProxies:
         address = parse_address(peer)
         return address is not None and in_networks(address, self.trusted)
 
+    def is_trusted(self, peer: str) -> bool:
+        """Whether ``peer`` (an address as ``REMOTE_ADDR`` gives it) is a trusted proxy."""
+        return bool(self.trusted) and self._trusted_peer(peer)
+
     def client_ip(self, environ: dict[str, Any]) -> str:
         """The client's address, leaving ``environ`` as it is (for the auth endpoint, which
         needs it only when a rule looks at networks)."""

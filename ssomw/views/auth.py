@@ -30,15 +30,20 @@ class AuthEndpoint:
     def decide(self, environ: dict[str, Any]) -> Answer:
         return self.access.decide(environ)
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def judge(self, environ: dict[str, Any]) -> Answer:
+        """The decision for ``environ``, logged under the proxy's request id and counted;
+        every front door (``/auth``, ``/forward-auth``, ``/ext-authz/``) asks through here."""
         started = time.perf_counter()
         token = bind_request_id(supplied_request_id(environ) or NO_REQUEST)
         try:
             status, headers = self.access.decide(environ)
         finally:
             reset_request_id(token)
-        start_response(status, headers)
         metrics.auth_decision(environ.get("ssomw.app_id", metrics.UNKNOWN),
                               metrics.auth_outcome(status, environ.get("ssomw.decision")),
                               time.perf_counter() - started)
+        return status, headers
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start_response(*self.judge(environ))
         return [b""]

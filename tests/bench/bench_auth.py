@@ -8,7 +8,10 @@ Scenarios, all through one nginx on 127.0.0.1 (see README.md): (a) static file, 
 (d) a 40-line HMAC-cookie app behind the same auth_request setup; (e) = (c) with bearer JWTs
 (100 distinct, signed by the provider) instead of cookies; (c') = (c) with 50 apps ×
 20 rules; (a~)/(b~) = (a)/(b) at light load (2 connections), where added latency is judged.
-Then the logout bound: how long a revoked session still gets 200 while (b) runs.
+Then the logout bound: how long a revoked session still gets 200 while (b) runs. With Caddy
+installed (skip: --no-caddy), the same mix through Caddy: (ac) its static file, (bc) the
+Caddyfile ``ssomw proxy caddy`` prints (forward_auth, no decision cache); in those rows the
+nginx CPU column is Caddy's.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tests.bench.bench_caddy import CADDY_STATIC_HOST, start_caddy  # noqa: E402
 from tests.bench.bench_stack import APPS, BenchStack, cookie_header  # noqa: E402
 from tests.bench.diagnose import describe, summarize  # noqa: E402
 from tests.bench.wrkrun import (  # noqa: E402
@@ -74,14 +78,20 @@ class Bench:
         self.results: dict[str, Result] = {}
         self.all_runs: dict[str, list[Result]] = {}
 
-    def measure(self, key: str, label: str, mix: Path, light: bool = False) -> Result:
+    def measure(self, key: str, label: str, mix: Path, light: bool = False,
+                port: int | None = None, proxy_pid: int | None = None) -> Result:
         """One scenario: at saturation (``--connections``), or with ``light`` at the light
-        load the added-latency target is judged at (``--latency-connections``, one thread)."""
+        load the added-latency target is judged at (``--latency-connections``, one thread);
+        ``port``/``proxy_pid``: through another proxy than the stack's nginx (Caddy)."""
         a = self.args
+        groups = self.stack.process_groups()
+        if proxy_pid is not None:
+            groups["nginx"] = proxy_pid
         options = {"connections": a.latency_connections if light else a.connections,
-                   "threads": 1 if light else a.threads, "groups": self.stack.process_groups()}
-        run_wrk(f"{key} warm-up", mix, self.stack.port, duration=a.warmup, **options)
-        result = run_wrk(label, mix, self.stack.port, duration=a.duration, **options)
+                   "threads": 1 if light else a.threads, "groups": groups}
+        port = port or self.stack.port
+        run_wrk(f"{key} warm-up", mix, port, duration=a.warmup, **options)
+        result = run_wrk(label, mix, port, duration=a.duration, **options)
         runs = self.all_runs.setdefault(key, [])
         runs.append(result)
         self.results[key] = representative(runs)
@@ -90,10 +100,14 @@ class Bench:
               flush=True)
         return result
 
-    def check(self, kind: str, cookie: str, expect: int = 200) -> None:
-        """One request per app through nginx, before measuring: the scenario really works."""
+    def check(self, kind: str, cookie: str, expect: int = 200, port: int | None = None,
+              static_host: str | None = None) -> None:
+        """One request per app through nginx (or ``port``), before measuring: the scenario
+        really works."""
         for app in APPS:
-            status, body = get(self.stack.port, self.stack.host(app, kind), "/check", cookie)
+            host = static_host if kind == "static" and static_host else self.stack.host(app,
+                                                                                         kind)
+            status, body = get(port or self.stack.port, host, "/check", cookie)
             if status != expect or (expect == 200 and b"Bench page" not in body):
                 raise RuntimeError(f"{kind} {app}: HTTP {status}, expected {expect}")
 
@@ -196,10 +210,11 @@ def report(results: dict[str, Result], logout: list[dict], diag: dict[str, dict]
               f"{r.p999_ms:8.2f} {r.errors:4}  {cpu}")
     a, b, c, d = (results[k] for k in "abcd")
     a_light, b_light = results["a~"], results["b~"]
-    for r in results.values():
-        if abs(r.bytes_per_response - a.bytes_per_response) > 0.01 * a.bytes_per_response:
+    for key, r in results.items():
+        ref = results.get("ac", a) if key in ("ac", "bc") else a  # Caddy's own headers
+        if abs(r.bytes_per_response - ref.bytes_per_response) > 0.01 * ref.bytes_per_response:
             print(f"WARNING ({r.name}): {r.bytes_per_response:.0f} bytes per response instead "
-                  f"of {a.bytes_per_response:.0f}: not every answer was the 200 page")
+                  f"of {ref.bytes_per_response:.0f}: not every answer was the 200 page")
         if r.cpu.get("other", 0) > 5:
             print(f"WARNING ({r.name}): {r.cpu['other']:.0f}% of the CPU went to other "
                   "processes on the machine: the numbers are not clean")
@@ -209,6 +224,8 @@ def report(results: dict[str, Result], logout: list[dict], diag: dict[str, dict]
               "added_p99_ms_saturated": b.p99_ms - a.p99_ms}
     if "c'" in results:
         ratios["c'/c"] = results["c'"].rps / c.rps
+    if "bc" in results:
+        ratios["bc/ac"] = results["bc"].rps / results["ac"].rps
     worst = max(t["seconds"] for t in logout)
     checks = {"b/a >= 0.5": ratios["b/a"] >= 0.5,
               "added p99 (light load) <= 1 ms": ratios["added_p99_ms"] <= 1,
@@ -216,6 +233,8 @@ def report(results: dict[str, Result], logout: list[dict], diag: dict[str, dict]
               "e/c >= 0.8": ratios["e/c"] >= 0.8}
     many = ratios.get("c'/c")
     extra = f"   c'/c {many:.2f}" if many is not None else ""
+    if "bc/ac" in ratios:
+        extra += f"   Caddy bc/ac {ratios['bc/ac']:.3f}"
     print(f"\nratios: b/a {ratios['b/a']:.2f}   c/a {ratios['c/a']:.3f}   "
           f"c/d {ratios['c/d']:.2f}   e/c {ratios['e/c']:.2f}   "
           f"added p99 (b~ - a~) {ratios['added_p99_ms']:.2f} ms "
@@ -286,6 +305,8 @@ def run(args: argparse.Namespace, workdir: Path, cache_dir: Path) -> dict:
             bench.measure("c", "ssomw, no decision cache", ssomw)
             bench.measure("d", "HMAC baseline app, no cache", base)
             bench.measure("e", "bearer JWTs (100 distinct), no cache", bearer)
+        if args.caddy:
+            caddy_scenarios(bench, args, workdir, real, urls, mixes)
         if args.many_apps:
             stack.set_many_apps(True)
             bench.check("ssomw", real[0])
@@ -296,6 +317,28 @@ def run(args: argparse.Namespace, workdir: Path, cache_dir: Path) -> dict:
         return out
     finally:
         stack.stop()
+
+
+def caddy_scenarios(bench: Bench, args: argparse.Namespace, workdir: Path, real: list[str],
+                    urls: list[tuple[int, str]], mixes: Path) -> None:
+    """(ac) Caddy's static file and (bc) Caddy + forward_auth to the gateway, same mix."""
+    if not Path("/usr/bin/caddy").exists():
+        print("caddy not installed: no Caddy rows (bash tests/bootstrap.sh installs it)")
+        return
+    caddy, port = start_caddy(bench.stack, workdir)
+    try:
+        static = write_mix(mixes / "ac", real, [CADDY_STATIC_HOST] * len(APPS), urls)
+        protected = write_mix(mixes / "bc", real, [bench.stack.host(a) for a in APPS], urls)
+        bench.check("static", real[0], port=port, static_host=CADDY_STATIC_HOST)
+        bench.check("ssomw", real[0], port=port)
+        bench.check("ssomw", "ssomw_session=forged.value", expect=302, port=port)
+        for _ in range(args.rounds):
+            bench.measure("ac", "Caddy static file, no auth", static, port=port,
+                          proxy_pid=caddy.process.pid)
+            bench.measure("bc", "Caddy + forward_auth (printed config)", protected,
+                          port=port, proxy_pid=caddy.process.pid)
+    finally:
+        caddy.stop()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -319,6 +362,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="parent dir of nginx's decision cache (default /dev/shm: tmpfs)")
     p.add_argument("--many-apps", action="store_true", help="also (c'): 50 apps x 20 rules")
+    p.add_argument("--no-caddy", dest="caddy", action="store_false",
+                   help="skip (ac)/(bc), the same mix through Caddy")
     p.add_argument("--no-diagnose", dest="diagnose", action="store_false",
                    help="skip the (b) run with an access log that explains cache refills")
     p.add_argument("--json", type=Path, default=None, help="write all numbers here")
