@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from ssomw import flask_app
+from ssomw.broker.logout import ROUND_INTERVAL as BROKER_ROUND
+from ssomw.broker.logout import safe_round
+from ssomw.broker.server import Broker
 from ssomw.config import Config, ConfigInvalid, config_path, load_config
 from ssomw.config.versions import ConfigVersions, FileState, Version, canonical
 from ssomw.gateway.housekeeping import Housekeeper, ProcessThread
@@ -50,6 +53,7 @@ class Stack:
     auth: Callable[..., Iterable[bytes]]
     pages: Callable[..., Iterable[bytes]]
     version: int | None
+    broker: Broker | None = None  # set when broker.clients are configured
 
 
 def build_stack(config: Config, runtime: Runtime | None = None,
@@ -57,7 +61,8 @@ def build_stack(config: Config, runtime: Runtime | None = None,
     runtime = runtime or Runtime.build(config)
     flask = flask_app(config, runtime)
     pages = RequestId(TrustedProxies(SecurityHeaders(flask.wsgi_app), runtime.trusted_proxies))
-    return Stack(runtime, f"{config.prefix}/auth", AuthEndpoint(runtime), pages, version)
+    return Stack(runtime, f"{config.prefix}/auth", AuthEndpoint(runtime), pages, version,
+                 flask.extensions.get("ssomw_broker"))
 
 
 class Gateway:
@@ -71,6 +76,7 @@ class Gateway:
         self.stack = self.initial_stack(config, runtime)
         self.housekeeper = Housekeeper(lambda: self.stack.runtime)
         self.watcher = ProcessThread(self._watch, "ssomw-config-watch")
+        self.broker_logout = ProcessThread(self._broker_logout, "ssomw-broker-logout")
         self._threads_for: int | None = None  # the process the threads were started in
 
     @property
@@ -107,11 +113,20 @@ class Gateway:
         if self._threads_for != current_pid():
             self.housekeeper.ensure_started()
             self.watcher.ensure_started()
+            self.broker_logout.ensure_started()
             self._threads_for = current_pid()
         stack = self.stack
         if environ.get("PATH_INFO") == stack.auth_path:
             return stack.auth(environ, start_response)
         return stack.pages(environ, start_response)
+
+    def _broker_logout(self) -> None:
+        """Back-channel logout to broker clients, about once a second (``broker/logout.py``)."""
+        while True:
+            time.sleep(BROKER_ROUND)
+            broker = self.stack.broker
+            if broker is not None:
+                safe_round(broker.fan_out)
 
     def _watch(self) -> None:
         source = self.file_config.source
