@@ -184,7 +184,7 @@ class BrokerRequest(FlaskOAuth2Request):
         self._request = flask_request
         url = urlsplit(flask_request.url)
         OAuth2Request.__init__(self, flask_request.method,
-                               urlunsplit(("https", *url[1:])), flask_request.headers)
+                               urlunsplit(("https", *url[1:])), headers=flask_request.headers)
         self.payload = (BasicOAuth2Payload(dict(params)) if params is not None
                         else FlaskOAuth2Payload(flask_request))
 

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, abort, current_app, jsonify, redirect, request, session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ssomw.broker.clients import Client
 from ssomw.broker.server import Broker
@@ -43,6 +44,14 @@ def broker() -> Broker:
     if found is None:
         abort(404)
     return found
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(exc: RequestEntityTooLarge) -> Any:
+    """A body over the gateway's limit: an OAuth error for clients, the page for browsers."""
+    if request.endpoint in ("broker.token", "broker.userinfo"):
+        return jsonify(error="invalid_request", error_description="request too large"), 413
+    return error_page("BAD_REQUEST", 413)
 
 
 @bp.get("/.well-known/openid-configuration")
