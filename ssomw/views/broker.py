@@ -97,7 +97,7 @@ def authorize() -> Any:
     if decision.outcome not in ("allow", "bypass"):
         log.info("broker: %r refused for client %s: %s", record.user, client.client_id,
                  decision.reason)
-        return error_page("ACCESS_DENIED", 403)
+        return error_page("USER_NOT_ALLOWED", 403)
     if parked_key:
         rt.store.kv_delete("broker-parked", parked_key)
     return b.server.create_authorization_response(params, grant_user=user, grant=grant)
