@@ -91,6 +91,18 @@ class Client(ClientMixin):
         return grant_type == "authorization_code"
 
 
+def described(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A client as ``explain``, the admin API and ``ssomw broker client list`` show it: every
+    setting but the secret hash (only whether it has one)."""
+    return {"client_id": entry["client_id"], "name": entry.get("name"), "app": entry["app"],
+            "public": bool(entry.get("public", False)),
+            "has_secret": "client_secret_hash" in entry,
+            "redirect_uris": list(entry["redirect_uris"]),
+            "post_logout_redirect_uris": list(entry.get("post_logout_redirect_uris", [])),
+            "backchannel_logout_uri": entry.get("backchannel_logout_uri"),
+            "scopes": list(entry.get("scopes", []))}
+
+
 class Clients:
     """The configured clients by id (built once per configuration)."""
 

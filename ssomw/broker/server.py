@@ -310,7 +310,9 @@ class EndSession(EndSessionEndpoint):
     go on to the upstream provider."""
 
     def get_server_jwks(self) -> dict[str, Any]:
-        return self.server.broker.runtime.keys.jwks()
+        keys = self.server.broker.runtime.keys
+        keys.active()  # never an empty set (no token issued yet): a hint then fails to verify
+        return keys.jwks()
 
     def end_session(self, end_session_request: Any) -> None:
         """Nothing here: see ``views/broker.py``."""

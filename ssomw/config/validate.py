@@ -339,7 +339,12 @@ def broker_checks(data: dict[str, Any], app_ids: set[str]) -> list[ConfigError]:
     existing ``app``, and https URIs (plain http only on loopback, for local tests)."""
     section = data["broker"]
     clients = list(entries(section["clients"]))
-    errors = duplicates("broker.clients", [(i, c.get("client_id")) for i, c in clients])
+    errors, seen = [], set()
+    for i, entry in clients:
+        if entry.get("client_id") in seen:
+            errors.append(ConfigError(f"broker.clients[{i}].client_id",
+                                      f"duplicate client_id {entry.get('client_id')!r}"))
+        seen.add(entry.get("client_id"))
     if clients and not (section.get("issuer") or data["server"].get("public_url")):
         errors.append(ConfigError("broker.issuer", "is required (or server.public_url): "
                                   "apps must see one fixed issuer"))

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, abort, current_app, jsonify, redirect, request, session
+from joserfc.errors import JoseError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ssomw.broker.clients import Client
@@ -171,9 +172,9 @@ def end_session() -> Any:
     b, rt = broker(), runtime()
     try:
         ended = b.server.validate_endpoint_request("end_session")
-    except OAuth2Error as error:
-        log.info("broker: end-session refused: %s", error.description)
-        return error_page("BAD_REQUEST", 400, detail=error.description)
+    except (OAuth2Error, JoseError, ValueError) as error:
+        log.info("broker: end-session refused: %s", getattr(error, "description", error))
+        return error_page("BAD_REQUEST", 400)
     back = ended.redirect_uri  # registered and exact, with the client's state
     cookie = read_cookie(request.headers.get("Cookie", ""), rt.sessions.settings.name)
     record = rt.sessions.load(cookie)

@@ -19,6 +19,7 @@ from ssomw.config import from_text
 from ssomw.gateway.runtime import Runtime
 from ssomw.store.base import SessionRecord
 from ssomw.wsgi import Gateway
+from tests.admin.conftest import make_gw  # noqa: F401 (the admin API's fixture, used here)
 
 HOST = "https://sso.example.com"
 ISSUER = f"{HOST}/sso"
