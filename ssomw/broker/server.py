@@ -95,14 +95,16 @@ class Broker:
         data = json.loads(raw)
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
 
-    def app_of_parked(self, key: str) -> tuple[str | None, float | None]:
-        """The client's app and the sign-in age it asks for (``max_age``), for a sign-in
-        started to resume parked request ``key`` (routing and step-up use them)."""
+    def app_of_parked(self, key: str) -> tuple[str | None, float | None, bool]:
+        """For a sign-in started to resume parked request ``key``: the client's app (its
+        routing and rules apply), the ``max_age`` the client asked for, and whether it asked
+        for a new sign-in (``prompt=login``: the upstream provider must ask again)."""
         params = self.resume(key) or {}
         client = self.clients.get(params.get("client_id"))
         age = params.get("max_age", "")
-        return (client.app if client else None,
-                float(age) if age.isdigit() else None)
+        return (client.app if client else None, float(age) if age.isdigit() else None,
+                "login" in params.get("prompt", "").split())
+
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """After a code is redeemed: keep the access token, note it against the code (a

@@ -152,7 +152,9 @@ def app_decision(rt: Runtime, client: Client, record: SessionRecord) -> Decision
 
 @bp.post("/broker/token")
 def token() -> Any:
-    return broker().server.create_token_response()
+    response = broker().server.create_token_response()
+    response.headers["Access-Control-Allow-Origin"] = "*"  # public clients (SPAs); no cookies
+    return response
 
 
 @bp.route("/broker/userinfo", methods=["GET", "POST"])

@@ -73,7 +73,7 @@ def login() -> Any:
     host = (target.host if target else "") or (own.host if own else "")
     path = (target.path if target else "") or "/"
     app = rt.config.policy.match_app(host, path)
-    broker_app, broker_needs = broker_return(rt, rd)
+    broker_app, broker_needs, fresh = broker_return(rt, rd)
     if broker_app is not None:  # a broker client's sign-in: its app's routing and rules
         app = broker_app
         path = app.path_prefix or "/"
@@ -104,22 +104,24 @@ def login() -> Any:
     if needs is not None:
         if app is not None and needs != app.assurance:
             app_params.update(needs.auth_params())
-        if asks_again(rt, needs):
+        if asks_again(rt, needs) or fresh:
             app_params["prompt"] = "login"  # a step-up: the provider must ask again, not reuse
     return begin(rt, provider, base, rd, app_params, hint, app.id if app else None, needs)
 
 
-def broker_return(rt: Runtime, rd: str) -> tuple[App | None, Assurance | None]:
+def broker_return(rt: Runtime, rd: str) -> tuple[App | None, Assurance | None, bool]:
     """For a sign-in that resumes a parked broker authorization request (``rd`` is
-    ``<prefix>/broker/authorize?resume=KEY``): the client's app and the ``max_age`` the
-    client asked for; (None, None) otherwise."""
+    ``<prefix>/broker/authorize?resume=KEY``): the client's app, the ``max_age`` the client
+    asked for, and whether it asked for a new sign-in (``prompt=login``); else nothing."""
     broker = current_app.extensions.get("ssomw_broker")
     start = f"{rt.prefix}/broker/authorize?resume="
     if broker is None or not rd.startswith(start):
-        return None, None
-    app_id, max_age = broker.app_of_parked(rd[len(start):])
+        return None, None, False
+    app_id, max_age, fresh = broker.app_of_parked(rd[len(start):])
     app = rt.config.policy.app_by_id(app_id) if app_id else None
-    return app, Assurance(max_age=max_age) if max_age is not None and app else None
+    if app is None:
+        return None, None, False
+    return app, Assurance(max_age=max_age) if max_age is not None else None, fresh
 
 
 def asks_again(rt: Runtime, needs: Assurance) -> bool:

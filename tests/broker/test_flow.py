@@ -121,3 +121,19 @@ def test_prompt_login_and_max_age_ask_for_a_fresh_sign_in(broker):
     response = broker.authorize(response_type="code", client_id="jira", redirect_uri=JIRA_CB,
                                 scope="openid", state="st", max_age="900")
     assert response.headers["Location"].startswith(JIRA_CB)
+
+
+def test_keys_rotate_with_ssomw_keys_rotate_and_old_tokens_still_verify(broker):
+    from tests.broker.conftest import JIRA_CB as cb
+
+    broker.sign_in("alice")
+    before = broker.token({"grant_type": "authorization_code", "code": jira_code(broker),
+                           "redirect_uri": cb}, auth=("jira", SECRET)).json["id_token"]
+    new = broker.runtime.keys.rotate()
+    broker.runtime.keys.keys(fresh=True)
+    after = broker.token({"grant_type": "authorization_code", "code": jira_code(broker),
+                          "redirect_uri": cb}, auth=("jira", SECRET)).json["id_token"]
+    assert jwt.decode(after, KeySet.import_key_set(
+        broker.client.get("/sso/broker/jwks.json", base_url=HOST).json),
+        algorithms=["ES256"]).header["kid"] == new.kid
+    assert verify(broker, before)["sub"] == "alice"  # the old key is still published

@@ -179,3 +179,23 @@ def test_an_upstream_backchannel_logout_ends_the_apache_session(stack: BrokerSta
         stack.provider.end_sessions("alice")  # upstream → gateway back-channel logout
         took = wait_for(lambda: apache_status() == 302, limit=5)
         assert took < 5
+
+
+def test_prompt_login_makes_the_user_sign_in_upstream_again(stack: BrokerStack):
+    """A client's ``prompt=login`` is a fresh sign-in at the upstream provider even though
+    the ssomw session (and the provider's) would do; then the client gets its code."""
+    apache = stack.apache
+    with chromium_browser() as browser, browser_context(browser) as context:
+        page = context.new_page()
+        page.goto(f"{apache.base}/protected/")
+        provider_login(page, "alice")
+        asked_before = len(stack.provider.auth_requests())
+        page.goto(f"{stack.issuer}/broker/authorize?" + "&".join([
+            "client_id=wiki", "response_type=code", "scope=openid", "state=again",
+            f"redirect_uri={quote(apache.redirect_uri, safe='')}", "prompt=login"]))
+        assert page.url.startswith(stack.provider.issuer), page.url  # the provider asks
+        upstream = stack.provider.auth_requests()[asked_before:]
+        assert upstream and upstream[-1].get("prompt") == "login"
+        with page.expect_response(lambda r: r.url.startswith(apache.redirect_uri)) as info:
+            provider_login(page, "alice")
+        assert "code=" in info.value.url and "state=again" in info.value.url
