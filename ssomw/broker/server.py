@@ -109,13 +109,14 @@ class Broker:
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """After a code is redeemed: keep the access token, note it against the code (a
         replay revokes it), and note that this client now holds the user's session (for
-        back-channel logout)."""
+        back-channel logout, when it has a back-channel logout URI)."""
         user: BrokerUser = request.user
         client: Client = request.client
         self.tokens.save(token["access_token"], client.client_id, user.session_id,
                          token.get("scope", ""))
         self.codes.record_tokens(request.authorization_code, token["access_token"])
-        self.links.add(user.session_id, client.client_id, user.user)
+        if client.backchannel_logout_uri:
+            self.links.add(user.session_id, client.client_id, user.user)
         audit.record(self.runtime.store, "broker", event="token", client=client.client_id,
                      user=user.user)
 

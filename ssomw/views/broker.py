@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint, abort, current_app, jsonify, redirect, request, session
 from joserfc.errors import JoseError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -90,10 +91,14 @@ def authorize() -> Any:
         return refused(b, error)
     payload = grant.request.payload.data
     client: Client = grant.request.client
-    if record is None or user is None or needs_fresh_sign_in(payload, user, parked_key):
-        return sign_in(rt, b, payload)
-    decision = app_decision(rt, client, record)
-    if decision.outcome == "login":  # another provider or a stronger sign-in for this app
+    decision = app_decision(rt, client, record) if record is not None else None
+    if (record is None or user is None or decision is None or decision.outcome == "login"
+            or needs_fresh_sign_in(payload, user, parked_key)):
+        # No session, a fresh sign-in asked for, or the app needs another provider or a
+        # stronger sign-in: sign in (unless the client said prompt=none).
+        if "none" in str(payload.get("prompt") or "").split():
+            return b.server.handle_error_response(None, LoginRequiredError(
+                redirect_uri=grant.redirect_uri, state=payload.get("state")))
         return sign_in(rt, b, payload)
     if decision.outcome not in ("allow", "bypass"):
         log.info("broker: %r refused for client %s: %s", record.user, client.client_id,
@@ -139,13 +144,16 @@ def sign_in(rt: Runtime, b: Broker, params: Any) -> Any:
     return redirect(f"{rt.prefix}/login?" + urlencode({"rd": back}), 302)
 
 
-def app_decision(rt: Runtime, client: Client, record: SessionRecord) -> Decision:
+def app_decision(rt: Runtime, client: Client, record: SessionRecord) -> Decision | None:
     """The client's app policy for this session, as the auth endpoint would decide a
-    request to the app's root (the same compiled rules)."""
+    request to the app's root (the same compiled rules); None for an unknown app (``ssomw
+    check`` forbids it), which then gets no code."""
     policy = rt.config.policy
     app = policy.app_by_id(client.app)
-    if app is None:  # ssomw check forbids it; fail closed anyway
-        raise LookupError(f"broker client {client.client_id}: unknown app {client.app!r}")
+    if app is None:
+        log.error("broker client %s names unknown app %r: no codes", client.client_id,
+                  client.app)
+        return None
     return policy.decide(app, "GET", app.path_prefix or "/", request.remote_addr or "",
                          identity_of(record), time.time())
 

@@ -111,6 +111,14 @@ def test_prompt_none_without_a_session_answers_login_required(broker):
     assert query["error"] == "login_required" and query["state"] == "st"
 
 
+def test_prompt_none_never_starts_a_sign_in(broker):
+    broker.sign_in("bob", groups=("guests",), auth_time=time.time() - 600)
+    response = broker.authorize(response_type="code", client_id="jira", redirect_uri=JIRA_CB,
+                                scope="openid", state="st", prompt="none", max_age="60")
+    query = query_of(response.headers["Location"])
+    assert query["error"] == "login_required" and query["state"] == "st"
+
+
 def test_prompt_login_and_max_age_ask_for_a_fresh_sign_in(broker):
     broker.sign_in("alice", auth_time=time.time() - 600)
     for extra in ({"prompt": "login"}, {"max_age": "300"}):
