@@ -43,12 +43,15 @@ from ssomw.broker.tokens import (
     claims_for,
 )
 from ssomw.config.schema import BROKER_SCOPES
+from ssomw.core.networks import address_bucket
 from ssomw.gateway.runtime import Runtime
 from ssomw.identity.keys import ALG
 from ssomw.telemetry import audit
 
 log = logging.getLogger("ssomw.broker")
 PARKED = "broker-parked"
+AUTH_FAILURES, AUTH_BLOCKED = "broker-auth-failures", "broker-auth-blocked"
+AUTH_FAILURE_LIMIT = 20  # failed client authentications a minute per address (block)
 PARK_LIFETIME = 600.0  # a sign-in (choice page, provider, second factor) fits in this
 
 
@@ -105,6 +108,26 @@ class Broker:
         return (client.app if client else None, float(age) if age.isdigit() else None,
                 "login" in params.get("prompt", "").split())
 
+
+    def token_response(self, address: str) -> Any:
+        """The token endpoint, with failed client authentications limited per client
+        address (:data:`AUTH_FAILURE_LIMIT` a minute): each costs an argon2 verification, and
+        a secret must not be guessable at speed."""
+        store, bucket = self.runtime.store, address_bucket(address)
+        if store.kv_get(AUTH_BLOCKED, bucket) is not None:
+            response = self.server.handle_response(429, {
+                "error": "invalid_request", "error_description": "too many failed client "
+                "authentications from this address; retry in a minute"},
+                [("Content-Type", "application/json"), ("Retry-After", "60"),
+                 ("Cache-Control", "no-store")])
+            return response
+        response = self.server.create_token_response()
+        if response.status_code in (400, 401) and b'"invalid_client"' in response.get_data():
+            if store.incr(AUTH_FAILURES, bucket, 60.0) > AUTH_FAILURE_LIMIT:
+                log.warning("broker: over %d failed client authentications a minute from %s: "
+                            "blocked for a minute", AUTH_FAILURE_LIMIT, bucket)
+                store.kv_set(AUTH_BLOCKED, bucket, b"1", 60.0)
+        return response
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """After a code is redeemed: keep the access token, note it against the code (a

@@ -160,7 +160,7 @@ def app_decision(rt: Runtime, client: Client, record: SessionRecord) -> Decision
 
 @bp.post("/broker/token")
 def token() -> Any:
-    response = broker().server.create_token_response()
+    response = broker().token_response(request.remote_addr or "")
     response.headers["Access-Control-Allow-Origin"] = "*"  # public clients (SPAs); no cookies
     return response
 

@@ -146,3 +146,17 @@ def test_garbage_never_makes_a_500(broker, path):
         response = broker.client.post(path, data=body, base_url=HOST, headers={
             "Content-Type": "application/x-www-form-urlencoded"})
         assert response.status_code < 500, (path, body[:10], response.status_code)
+
+
+def test_guessing_client_secrets_is_limited_per_address(broker):
+    from ssomw.broker.server import AUTH_FAILURE_LIMIT
+
+    broker.sign_in("alice")
+    code = jira_code(broker)
+    for _ in range(AUTH_FAILURE_LIMIT + 1):
+        wrong = broker.token({"grant_type": "authorization_code", "code": "x",
+                              "redirect_uri": JIRA_CB}, auth=("jira", "guess"))
+        assert wrong.status_code == 401
+    blocked = redeem(broker, code)  # even the right secret waits a minute now
+    assert blocked.status_code == 429 and blocked.headers["Retry-After"] == "60"
+    assert blocked.json["error"] == "invalid_request"
