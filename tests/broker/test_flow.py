@@ -145,3 +145,32 @@ def test_keys_rotate_with_ssomw_keys_rotate_and_old_tokens_still_verify(broker):
         broker.client.get("/sso/broker/jwks.json", base_url=HOST).json),
         algorithms=["ES256"]).header["kid"] == new.kid
     assert verify(broker, before)["sub"] == "alice"  # the old key is still published
+
+
+def test_the_sign_in_for_a_broker_client_follows_its_apps_providers(tmp_path):
+    """Without a session the user signs in as for the client's app: here the choice page
+    offers only the providers the app allows (the gateway's own host is no app)."""
+    import yaml
+    from werkzeug.test import Client
+
+    from ssomw.config import from_text
+    from ssomw.gateway.runtime import Runtime
+    from ssomw.wsgi import Gateway
+    from tests.broker.conftest import broker_config
+
+    raw = broker_config(tmp_path)
+    raw["providers"] += [
+        {"id": "partner", "name": "Partner IdP", "issuer": "https://partner.example.com",
+         "client_id": "gw", "client_secret": "s"},
+        {"id": "staff", "name": "Staff IdP", "issuer": "https://staff.example.com",
+         "client_id": "gw", "client_secret": "s"}]
+    raw["apps"][0]["providers"] = ["idp", "partner"]
+    raw["routing"] = {"default": "choose"}
+    config = from_text(yaml.safe_dump(raw))
+    client = Client(Gateway(config, Runtime.build(config)))
+    response = client.get("/sso/broker/authorize?response_type=code&client_id=jira&scope=openid"
+                          f"&redirect_uri={JIRA_CB}&state=s", base_url=HOST)
+    login = client.get(response.headers["Location"], base_url=HOST)
+    page = login.get_data(as_text=True)
+    assert login.status_code == 200 and "Partner IdP" in page and "Staff IdP" not in page
+    assert "idp=partner" in page and "resume" in page  # the choice leads back to the broker
