@@ -108,19 +108,17 @@ class Broker:
         return (client.app if client else None, float(age) if age.isdigit() else None,
                 "login" in params.get("prompt", "").split())
 
-
     def token_response(self, address: str) -> Any:
         """The token endpoint, with failed client authentications limited per client
         address (:data:`AUTH_FAILURE_LIMIT` a minute): each costs an argon2 verification, and
         a secret must not be guessable at speed."""
         store, bucket = self.runtime.store, address_bucket(address)
         if store.kv_get(AUTH_BLOCKED, bucket) is not None:
-            response = self.server.handle_response(429, {
+            return self.server.handle_response(429, {
                 "error": "invalid_request", "error_description": "too many failed client "
                 "authentications from this address; retry in a minute"},
                 [("Content-Type", "application/json"), ("Retry-After", "60"),
                  ("Cache-Control", "no-store")])
-            return response
         response = self.server.create_token_response()
         if response.status_code in (400, 401) and b'"invalid_client"' in response.get_data():
             if store.incr(AUTH_FAILURES, bucket, 60.0) > AUTH_FAILURE_LIMIT:

@@ -348,6 +348,12 @@ def broker_checks(data: dict[str, Any], app_ids: set[str]) -> list[ConfigError]:
     if clients and not (section.get("issuer") or data["server"].get("public_url")):
         errors.append(ConfigError("broker.issuer", "is required (or server.public_url): "
                                   "apps must see one fixed issuer"))
+    prefix = data["server"]["path_prefix"]
+    if section.get("issuer") and urlsplit(section["issuer"]).path.rstrip("/") != prefix:
+        errors.append(ConfigError("broker.issuer", f"its path must be {prefix} "
+                                  "(server.path_prefix): clients read the discovery document "
+                                  f"at <issuer>/.well-known/openid-configuration, served at "
+                                  f"{prefix}/.well-known/openid-configuration"))
     for i, client in clients:
         where = f"broker.clients[{i}]"
         has_hash, public = "client_secret_hash" in client, client.get("public", False)
