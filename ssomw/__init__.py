@@ -29,7 +29,18 @@ def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
     """The Flask app for the gateway's own pages, mounted under ``server.path_prefix``."""
     from ssomw import admin, console
     from ssomw.admin import http as admin_http
-    from ssomw.views import channels, emergency, health, keys, login, logout, metrics, pages
+    from ssomw.broker.server import Broker
+    from ssomw.views import (
+        broker,
+        channels,
+        emergency,
+        health,
+        keys,
+        login,
+        logout,
+        metrics,
+        pages,
+    )
     from ssomw.views.common import error_page, replace_with_store_down, store_down_page
 
     runtime = runtime or Runtime.build(config)
@@ -48,11 +59,13 @@ def flask_app(config: Config, runtime: Runtime | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     app.extensions["ssomw"] = runtime
+    if config["broker"]["clients"]:
+        app.extensions["ssomw_broker"] = Broker(runtime)
     app.context_processor(lambda: {"prefix": config.prefix})
     app.session_interface = StoreSessionInterface(app, runtime.store, FLOW_LIFETIME,
                                                   replace_with_store_down)
     for blueprint in (login.bp, logout.bp, channels.bp, health.bp, metrics.bp, pages.bp,
-                      keys.bp, admin.bp, console.bp):
+                      keys.bp, broker.bp, admin.bp, console.bp):
         app.register_blueprint(blueprint, url_prefix=config.prefix)
     emergency.register(app, config["emergency"])
 

@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from ssomw import flask_app
+from ssomw.broker.logout import ROUND_INTERVAL as BROKER_ROUND
+from ssomw.broker.logout import safe_round
+from ssomw.broker.server import Broker
 from ssomw.config import Config, ConfigInvalid, config_path, load_config
 from ssomw.config.versions import ConfigVersions, FileState, Version, canonical
 from ssomw.gateway.housekeeping import Housekeeper, ProcessThread
@@ -54,6 +57,7 @@ class Stack:
     pages: Callable[..., Iterable[bytes]]
     version: int | None
     doors: FrontDoors
+    broker: Broker | None = None  # set when broker.clients are configured
 
 
 def build_stack(config: Config, runtime: Runtime | None = None,
@@ -63,7 +67,7 @@ def build_stack(config: Config, runtime: Runtime | None = None,
     pages = RequestId(TrustedProxies(SecurityHeaders(flask.wsgi_app), runtime.trusted_proxies))
     auth = AuthEndpoint(runtime)
     return Stack(runtime, f"{config.prefix}/auth", auth, pages, version,
-                 FrontDoors(auth, pages, config.prefix))
+                 FrontDoors(auth, pages, config.prefix), flask.extensions.get("ssomw_broker"))
 
 
 class Gateway:
@@ -77,6 +81,7 @@ class Gateway:
         self.stack = self.initial_stack(config, runtime)
         self.housekeeper = Housekeeper(lambda: self.stack.runtime)
         self.watcher = ProcessThread(self._watch, "ssomw-config-watch")
+        self.broker_logout = ProcessThread(self._broker_logout, "ssomw-broker-logout")
         self._threads_for: int | None = None  # the process the threads were started in
 
     @property
@@ -113,6 +118,7 @@ class Gateway:
         if self._threads_for != current_pid():
             self.housekeeper.ensure_started()
             self.watcher.ensure_started()
+            self.broker_logout.ensure_started()
             self._threads_for = current_pid()
         stack = self.stack
         path = environ.get("PATH_INFO", "")
@@ -121,6 +127,14 @@ class Gateway:
         if stack.doors.handles(path):
             return stack.doors(environ, start_response)
         return stack.pages(environ, start_response)
+
+    def _broker_logout(self) -> None:
+        """Back-channel logout to broker clients, about once a second (``broker/logout.py``)."""
+        while True:
+            time.sleep(BROKER_ROUND)
+            broker = self.stack.broker
+            if broker is not None:
+                safe_round(broker.fan_out)
 
     def _watch(self) -> None:
         source = self.file_config.source

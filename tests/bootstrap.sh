@@ -44,6 +44,8 @@ REQUIRED=(
     "/usr/bin/node nodejs"
     "/usr/bin/npm npm"
     "/usr/bin/caddy caddy"
+    "/usr/sbin/apache2 apache2"
+    "/usr/lib/apache2/modules/mod_auth_openidc.so libapache2-mod-auth-openidc"
 )
 
 missing=()
@@ -55,7 +57,7 @@ done
 # The services these packages start would hold the default ports; tests run their own
 # instances on free ports, so keep the system ones stopped.
 stop_system_services() {
-    for service in nginx redis-server slapd caddy; do
+    for service in nginx redis-server slapd caddy apache2; do
         as_root service "$service" stop >/dev/null 2>&1 || true
         as_root systemctl disable "$service" >/dev/null 2>&1 || true
     done

@@ -22,6 +22,7 @@ LAYERS = [
     {"oidc"},
     {"identity"},
     {"gateway"},
+    {"broker"},  # ssomw as an OpenID provider: over the gateway's runtime and policy
     {"views"},
     {"admin"},
     {"console"},  # beside admin/: the same services, as pages

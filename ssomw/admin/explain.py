@@ -62,7 +62,10 @@ def explain(runtime: Runtime, url: str, user: str | None, *, method: str = "GET"
                   "denied_action": app.denied_action,
                   "requires": None if app.assurance is None else {
                       "acr": sorted(app.assurance.acr) if app.assurance.acr else None,
-                      "max_age": app.assurance.max_age}}
+                      "max_age": app.assurance.max_age},
+                  # Broker clients (contract §12) whose sign-ins this app's policy decides.
+                  "broker_clients": [c["client_id"] for c in config["broker"]["clients"]
+                                     if c["app"] == app.id]}
     allowed = list(app.providers) if app.providers is not None else list(config.providers)
     routing = config.routing.explain(host=host, app_id=app.id, client_ip=client_ip,
                                      email=email, allowed=allowed)

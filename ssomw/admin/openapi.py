@@ -303,6 +303,20 @@ def paths() -> dict[str, Any]:
                     param("email", "query", {"type": "string"})],
             note="With `user`, also `sessions:admin`: the answer then holds that user's "
                  "groups, their sources and live session count.")},
+        "/broker/clients": {"get": op(
+            "The broker's issuer and clients (no secret hashes)", "config:read",
+            {200: ok("issuer and clients", {
+                "type": "object", "required": ["issuer", "clients"], "properties": {
+                    "issuer": {"type": ["string", "null"]},
+                    "clients": {"type": "array", "items": {
+                        "type": "object", "required": ["client_id", "app", "public",
+                                                       "redirect_uris"],
+                        "properties": {"client_id": {"type": "string"},
+                                       "app": {"type": "string"},
+                                       "public": {"type": "boolean"},
+                                       "has_secret": {"type": "boolean"},
+                                       "redirect_uris": {"type": "array",
+                                                         "items": {"type": "string"}}}}}}})})},
         "/audit": {"get": op(
             "Audit events, oldest first", "audit:read",
             {200: ok("events", {"type": "object", "required": ["events"], "properties": {

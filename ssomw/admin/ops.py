@@ -14,6 +14,8 @@ from ssomw.admin.explain import ExplainError, explain
 from ssomw.admin.http import answer, author, can, json_body, needs
 from ssomw.admin.jobs import start_sync, sync_status
 from ssomw.admin.service import AdminError
+from ssomw.broker.clients import described
+from ssomw.broker.server import broker_issuer
 from ssomw.config import ConfigError
 from ssomw.identity.users import load_user, local_groups
 from ssomw.telemetry import audit
@@ -123,6 +125,15 @@ def explain_view() -> Response:
                               email=request.args.get("email") or None))
     except ExplainError as exc:
         raise AdminError(400, "bad_request", str(exc)) from exc
+
+
+@bp.get(f"{API}/broker/clients")
+@needs("config:read")
+def broker_clients() -> Response:
+    """The broker's issuer and clients (contract §12), without their secret hashes."""
+    rt = runtime()
+    return answer({"issuer": broker_issuer(rt),
+                   "clients": [described(c) for c in rt.config["broker"]["clients"]]})
 
 
 @bp.get(f"{API}/audit")

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import click
 
-from ssomw.cli import check, config, demo, emergency, keys, ldap, proxy, serve, sessions, users
+from ssomw.cli import (
+    broker,
+    check,
+    config,
+    demo,
+    emergency,
+    keys,
+    ldap,
+    proxy,
+    serve,
+    sessions,
+    users,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,5 +31,5 @@ def main() -> None:
 
 for command in (serve.serve, check.check, proxy.nginx, proxy.proxy, emergency.hash_password,
                 demo.demo, sessions.sessions, users.groups, users.users, ldap.ldap,
-                emergency.emergency, config.config, config.token, keys.keys):
+                emergency.emergency, config.config, config.token, keys.keys, broker.broker):
     main.add_command(command)

@@ -35,7 +35,9 @@ ADMIN_SCOPES = ("config:read", "config:write", "config:secrets", "sessions:admin
                 "directory:sync", "audit:read")
 
 # Keys whose values are secrets: redacted on export, never logged.
-SECRET_KEYS = frozenset({"client_secret", "secret_keys", "bind_password", "password", "hash"})
+SECRET_KEYS = frozenset({"client_secret", "secret_keys", "bind_password", "password", "hash",
+                         "client_secret_hash"})
+BROKER_SCOPES = ("openid", "email", "profile", "groups")
 
 
 def obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -363,6 +365,30 @@ def admin() -> dict[str, Any]:
     })
 
 
+def broker() -> dict[str, Any]:
+    """Contract §12: ssomw as the OpenID provider of apps with their own OIDC client."""
+    return obj({
+        "issuer": {**URL, "description": "the issuer apps see (default: server.public_url "
+                   "+ path_prefix)"},
+        "signing": {**obj({"alg": {"enum": ["ES256"], "default": "ES256"}}), "default": {}},
+        "clients": {"type": "array", "default": [], "items": obj({
+            "client_id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},
+            "name": {"type": "string"},
+            "client_secret_hash": {"type": "string", "pattern": r"^\$argon2(id|i|d)\$",
+                                   "description": "from `ssomw hash-password` or `ssomw "
+                                   "broker client add`; never the secret itself"},
+            "public": {"type": "boolean", "default": False,
+                       "description": "no secret; PKCE (S256) required"},
+            "redirect_uris": {"type": "array", "minItems": 1, "items": URL},
+            "post_logout_redirect_uris": {"type": "array", "default": [], "items": URL},
+            "backchannel_logout_uri": URL,
+            "app": ID,
+            "scopes": {"type": "array", "uniqueItems": True, "default": list(BROKER_SCOPES),
+                       "items": {"enum": list(BROKER_SCOPES)}},
+        }, required=("client_id", "redirect_uris", "app"))},
+    })
+
+
 def metrics() -> dict[str, Any]:
     return obj({
         "enabled": {"type": "boolean", "default": True},
@@ -393,6 +419,7 @@ def config_schema() -> dict[str, Any]:
         "emergency": {**emergency(), "default": {}},
         "templates": {**TEMPLATES_SCHEMA, "default": {}},
         "admin": {**admin(), "default": {}},
+        "broker": {**broker(), "default": {}},
         "metrics": {**metrics(), "default": {}},
         "logging": {**logging_(), "default": {}},
     }, required=("session", "providers", "apps"))

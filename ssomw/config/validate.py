@@ -240,6 +240,7 @@ def cross_checks(data: dict[str, Any]) -> tuple[list[ConfigError], Policy | None
     errors += profile_checks(data)
     errors += app_header_checks(data)
     errors += emergency_checks(data)
+    errors += broker_checks(data, set(app_ids))
     errors += cookie_checks(data)
     for where in ("server.trusted_proxies", "admin.allow_from", "metrics.allow_from"):
         section, key = where.split(".")
@@ -331,6 +332,61 @@ def emergency_checks(data: dict[str, Any]) -> list[ConfigError]:
     if section["credentials"] == "local" and not section["local_users"]:
         errors.append(ConfigError("emergency.local_users", "is required for credentials: local"))
     return errors
+
+
+def broker_checks(data: dict[str, Any], app_ids: set[str]) -> list[ConfigError]:
+    """``broker.clients`` (contract §12): each client a secret *hash* or ``public: true``, an
+    existing ``app``, and https URIs (plain http only on loopback, for local tests)."""
+    section = data["broker"]
+    clients = list(entries(section["clients"]))
+    errors, seen = [], set()
+    for i, entry in clients:
+        if entry.get("client_id") in seen:
+            errors.append(ConfigError(f"broker.clients[{i}].client_id",
+                                      f"duplicate client_id {entry.get('client_id')!r}"))
+        seen.add(entry.get("client_id"))
+    if clients and not (section.get("issuer") or data["server"].get("public_url")):
+        errors.append(ConfigError("broker.issuer", "is required (or server.public_url): "
+                                  "apps must see one fixed issuer"))
+    prefix = data["server"]["path_prefix"]
+    if section.get("issuer") and urlsplit(section["issuer"]).path.rstrip("/") != prefix:
+        errors.append(ConfigError("broker.issuer", f"its path must be {prefix} "
+                                  "(server.path_prefix): clients read the discovery document "
+                                  f"at <issuer>/.well-known/openid-configuration, served at "
+                                  f"{prefix}/.well-known/openid-configuration"))
+    for i, client in clients:
+        where = f"broker.clients[{i}]"
+        has_hash, public = "client_secret_hash" in client, client.get("public", False)
+        if has_hash == bool(public):
+            errors.append(ConfigError(f"{where}.client_secret_hash", "give exactly one of "
+                                      "client_secret_hash and public: true"))
+        if client.get("app") not in app_ids:
+            errors.append(ConfigError(f"{where}.app", f"unknown app {client.get('app')!r}"
+                                      f"{near(str(client.get('app')), app_ids)}"))
+        uris = [(f"{where}.redirect_uris[{j}]", u) for j, u in enumerate(client["redirect_uris"])]
+        uris += [(f"{where}.post_logout_redirect_uris[{j}]", u)
+                 for j, u in enumerate(client.get("post_logout_redirect_uris") or [])]
+        if client.get("backchannel_logout_uri"):
+            uris.append((f"{where}.backchannel_logout_uri", client["backchannel_logout_uri"]))
+        for path, uri in uris:
+            problem = client_uri_problem(uri)
+            if problem:
+                errors.append(ConfigError(path, problem))
+    return errors
+
+
+def client_uri_problem(uri: str) -> str | None:
+    """Why a broker client's URI is unacceptable: not https (except on loopback), or with a
+    fragment (RFC 6749 §3.1.2)."""
+    parts = urlsplit(uri)
+    if "#" in uri:
+        return "must not contain a fragment"
+    host = (parts.hostname or "").lower()
+    loopback = host == "localhost" or host.endswith(".localhost") or (
+        is_address(host) and ipaddress.ip_address(host).is_loopback)
+    if parts.scheme != "https" and not loopback:
+        return "must be https (plain http only on loopback)"
+    return None
 
 
 def cookie_checks(data: dict[str, Any]) -> list[ConfigError]:

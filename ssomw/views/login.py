@@ -14,11 +14,11 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from flask import Blueprint, g, redirect, request, session
+from flask import Blueprint, current_app, g, redirect, request, session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ssomw.core.networks import address_bucket
-from ssomw.core.policy import Assurance
+from ssomw.core.policy import App, Assurance
 from ssomw.core.redirects import safe_redirect
 from ssomw.core.target import read_cookie, split_url
 from ssomw.gateway.runtime import Runtime
@@ -71,7 +71,12 @@ def login() -> Any:
     target = split_url(rd)  # safe already; split_url only because nothing here may raise
     own = split_url(f"//{request.host}")
     host = (target.host if target else "") or (own.host if own else "")
-    app = rt.config.policy.match_app(host, (target.path if target else "") or "/")
+    path = (target.path if target else "") or "/"
+    app = rt.config.policy.match_app(host, path)
+    broker_app, broker_needs, fresh = broker_return(rt, rd)
+    if broker_app is not None:  # a broker client's sign-in: its app's routing and rules
+        app = broker_app
+        path = app.path_prefix or "/"
     g.ssomw_app_id = app.id if app else None
     allowed = list(app.providers) if app and app.providers else list(rt.config.providers)
     hint = usable_hint(params.get("login_hint") or params.get("email"))
@@ -92,14 +97,31 @@ def login() -> Any:
         return error_page("BAD_REQUEST", 400)
     app_params = dict(rt.config.app_settings(app.id)["auth_params"]) if app else {}
     # What the return address needs: the app's requirement and its matched rule's (step-up).
-    needs = (rt.config.policy.match(app, "GET", (target.path if target else "") or "/",
+    needs = (rt.config.policy.match(app, "GET", path,
                                     request.remote_addr or "").assurance if app else None)
+    if broker_needs is not None:
+        needs = broker_needs.combine(needs)
     if needs is not None:
         if app is not None and needs != app.assurance:
             app_params.update(needs.auth_params())
-        if asks_again(rt, needs):
+        if asks_again(rt, needs) or fresh:
             app_params["prompt"] = "login"  # a step-up: the provider must ask again, not reuse
     return begin(rt, provider, base, rd, app_params, hint, app.id if app else None, needs)
+
+
+def broker_return(rt: Runtime, rd: str) -> tuple[App | None, Assurance | None, bool]:
+    """For a sign-in that resumes a parked broker authorization request (``rd`` is
+    ``<prefix>/broker/authorize?resume=KEY``): the client's app, the ``max_age`` the client
+    asked for, and whether it asked for a new sign-in (``prompt=login``); else nothing."""
+    broker = current_app.extensions.get("ssomw_broker")
+    start = f"{rt.prefix}/broker/authorize?resume="
+    if broker is None or not rd.startswith(start):
+        return None, None, False
+    app_id, max_age, fresh = broker.app_of_parked(rd[len(start):])
+    app = rt.config.policy.app_by_id(app_id) if app_id else None
+    if app is None:
+        return None, None, False
+    return app, Assurance(max_age=max_age) if max_age is not None else None, fresh
 
 
 def asks_again(rt: Runtime, needs: Assurance) -> bool:

@@ -70,6 +70,12 @@ SECRETS = [
                  id="token-hash-too-short"),
     pytest.param({"admin": {"tokens": MARK}}, "admin.tokens",
                  "must be a list, not a string of 16 characters", id="token-pasted-as-list"),
+    pytest.param({"broker": {"issuer": "https://sso.example.com/sso", "clients": [
+        {"client_id": "c", "client_secret_hash": MARK, "app": "x",
+         "redirect_uris": ["https://a.example.com/cb"]}]}},
+                 "broker.clients[0].client_secret_hash",
+                 "a value of 16 characters has an invalid format",
+                 id="client_secret_hash-not-argon2"),
 ]
 
 
