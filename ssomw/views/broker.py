@@ -11,14 +11,13 @@ URI cannot be trusted gets the error page, never a redirect to that URI.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oidc.core.errors import LoginRequiredError
-from flask import Blueprint, abort, current_app, jsonify, redirect, request, session
+from flask import Blueprint, abort, current_app, jsonify, redirect, request
 from joserfc.errors import JoseError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -28,11 +27,10 @@ from ssomw.broker.tokens import BrokerUser, broker_sid
 from ssomw.core.policy import Decision
 from ssomw.core.target import read_cookie
 from ssomw.gateway.runtime import Runtime
-from ssomw.oidc.logout import end_local, end_session_url
-from ssomw.oidc.provider import ProviderUnavailable
+from ssomw.oidc.logout import end_local
 from ssomw.session.manager import identity_of
 from ssomw.store.base import SessionRecord
-from ssomw.views.common import error_page, own_base_url, runtime
+from ssomw.views.common import error_page, runtime, upstream_logout
 
 log = logging.getLogger("ssomw.broker")
 bp = Blueprint("broker", __name__)
@@ -194,27 +192,7 @@ def end_session() -> Any:
     if claims.get("sid") != broker_sid(record.id):
         return redirect(f"{rt.prefix}/logout", 302)  # not proven: the confirmation page
     end_local(rt, record, request.remote_addr)
-    target = upstream_logout(rt, record, back)
+    target = upstream_logout(rt, record, back or "/")
     response = redirect(target or back or f"{rt.prefix}/logged-out", 302)
     rt.sessions.clear_cookie(response)
     return response
-
-
-def upstream_logout(rt: Runtime, record: SessionRecord, back: str | None) -> str | None:
-    """The upstream provider's end-session URL, returning through ``/logged-out`` to
-    ``back`` (kept in the flow session with the state, as ``/logout`` does)."""
-    base = own_base_url()
-    if base is None:
-        return None
-    state = secrets.token_urlsafe(24)
-    try:
-        target = end_session_url(rt.providers.get(record.provider),
-                                 f"{base}{rt.prefix}/logged-out",
-                                 record.data.get("id_token"), state)
-    except ProviderUnavailable as exc:
-        log.warning("provider %s unreachable at broker logout (%s): signed out here only",
-                    record.provider, exc)
-        return None
-    if target is not None:
-        session["logout"] = {"state": state, "rd": back or "/"}
-    return target

@@ -9,6 +9,7 @@ built once per configuration with the runtime. The language comes from the reque
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from typing import Any
 
@@ -18,10 +19,13 @@ from ssomw.core.redirects import host_matches
 from ssomw.core.target import read_cookie, split_url
 from ssomw.gateway.runtime import Runtime
 from ssomw.middleware.security_headers import page_csp
-from ssomw.oidc.logout import logout_csrf, logout_redirects
+from ssomw.oidc.logout import end_session_url, logout_csrf, logout_redirects
+from ssomw.oidc.provider import ProviderUnavailable
 from ssomw.store.base import SessionRecord, StoreUnavailable
 
 _UNKNOWN: Any = object()
+
+log = logging.getLogger("ssomw.logout")
 
 
 def runtime() -> Runtime:
@@ -121,6 +125,30 @@ def own_base_url() -> str | None:
     if not host_matches(request.host, rt.redirect_hosts):
         return None
     return f"{request.scheme}://{request.host}"
+
+
+def upstream_logout(rt: Runtime, record: SessionRecord, back: str,
+                    unreachable: str | None = None) -> str | None:
+    """The provider's end-session URL, returning through ``/logged-out`` to ``back`` (kept in
+    the flow session with the state, so only a logout we started bounces the browser on).
+
+    ``unreachable`` when the provider cannot be reached (the session has ended here anyway);
+    None when it has no end-session endpoint or the request's host is not ours."""
+    base = own_base_url()
+    if base is None:
+        return None
+    state = secrets.token_urlsafe(24)
+    try:
+        target = end_session_url(rt.providers.get(record.provider),
+                                 f"{base}{rt.prefix}/logged-out",
+                                 record.data.get("id_token"), state)
+    except ProviderUnavailable as exc:
+        log.warning("provider %s unreachable at logout (%s): signed out here only",
+                    record.provider, exc)
+        return unreachable
+    if target is not None:
+        session["logout"] = {"state": state, "rd": back}
+    return target
 
 
 def csrf_token() -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import secrets
 from typing import Any
 
 from flask import Blueprint, redirect, request, session
@@ -30,13 +29,11 @@ from ssomw.middleware.security_headers import page_csp
 from ssomw.oidc.logout import (
     asked_for,
     end_local,
-    end_session_url,
     logout_csrf,
     logout_redirects,
 )
-from ssomw.oidc.provider import ProviderUnavailable
 from ssomw.store.base import SessionRecord
-from ssomw.views.common import own_base_url, render_page, runtime
+from ssomw.views.common import render_page, runtime, upstream_logout
 
 log = logging.getLogger("ssomw.logout")
 bp = Blueprint("logout", __name__)
@@ -57,19 +54,8 @@ def logout() -> Any:
     target = None
     if record is not None:
         end_local(rt, record, request.remote_addr)
-        base = own_base_url()
-        if base is not None:
-            state = secrets.token_urlsafe(24)
-            try:
-                target = end_session_url(rt.providers.get(record.provider),
-                                         f"{base}{rt.prefix}/logged-out",
-                                         record.data.get("id_token"), state)
-            except ProviderUnavailable as exc:
-                log.warning("provider %s unreachable at logout (%s): signed out here only",
-                            record.provider, exc)
-                target = f"{rt.prefix}/logged-out"  # the signed-out page, not a dead provider
-            if target is not None and not target.startswith(rt.prefix):
-                session["logout"] = {"state": state, "rd": rd}
+        # the signed-out page, not a dead provider
+        target = upstream_logout(rt, record, rd, unreachable=f"{rt.prefix}/logged-out")
     if target is None:
         target = rd if "rd" in request.values else f"{rt.prefix}/logged-out"
     response = redirect(target, 302)
