@@ -12,7 +12,6 @@ from typing import Any
 
 from tests.support.caddy import Caddy
 from tests.support.gateway import GatewayProcess
-from tests.support.upstream import EchoApp
 
 from .stack import REPO, Stack
 
@@ -35,12 +34,7 @@ class CaddyStack(Stack):
         return apps
 
     def start(self) -> CaddyStack:
-        for name in self.APP_NAMES:
-            self.apps[name] = EchoApp(name)
-        self.start_providers()
-        self.gateway = GatewayProcess(self.workdir / "gateway", self.config_dict(),
-                                      workers=self.workers).start()
-        self.gateways.append(self.gateway)
+        self.start_behind_the_proxy()
         self.caddyfile = printed_caddyfile(self.gateway, self.port)
         self.caddy = Caddy(self.workdir / "caddy", self.caddyfile, self.port).start()
         return self

@@ -21,7 +21,6 @@ import yaml
 
 from tests.support.gateway import GatewayProcess
 from tests.support.nginx import Nginx
-from tests.support.upstream import EchoApp
 
 from .stack import REPO, Stack
 
@@ -99,12 +98,7 @@ def ingress_nginx_conf(docs: list[dict[str, Any]], port: int, dns: dict[str, str
 
 class IngressStack(Stack):
     def start(self) -> IngressStack:
-        for name in self.APP_NAMES:
-            self.apps[name] = EchoApp(name)
-        self.start_providers()
-        self.gateway = GatewayProcess(self.workdir / "gateway", self.config_dict(),
-                                      workers=self.workers).start()
-        self.gateways.append(self.gateway)
+        self.start_behind_the_proxy()
         upstreams = {name: f"http://{name}:{urlsplit(app.url).port}"
                      for name, app in self.apps.items()}
         self.ingresses = printed_ingress(self.gateway, upstreams)

@@ -141,6 +141,14 @@ class Stack:
             self.cluster = RedisCluster().start()
 
     def start(self) -> Stack:
+        self.start_behind_the_proxy()
+        self.nginx = Nginx(self.workdir / "nginx", self.nginx_conf(),
+                           listen_ports=[self.port]).start()
+        return self
+
+    def start_behind_the_proxy(self) -> None:
+        """Everything but the front door: the store, the apps, the providers, the gateways
+        (stacks for other proxies start their own door after this)."""
         self.start_store()
         for name in self.APP_NAMES:
             self.apps[name] = EchoApp(name)
@@ -149,9 +157,6 @@ class Stack:
             self.gateways.append(GatewayProcess(self.workdir / f"gateway-{i}", self.config_dict(),
                                                 workers=self.workers).start())
         self.gateway = self.gateways[0]
-        self.nginx = Nginx(self.workdir / "nginx", self.nginx_conf(),
-                           listen_ports=[self.port]).start()
-        return self
 
     def stop(self) -> None:
         for part in (self.nginx, *self.gateways, self.provider,
