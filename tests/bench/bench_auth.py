@@ -2,6 +2,7 @@
 
     .venv/bin/python tests/bench/bench_auth.py [--duration 10] [--connections 32] [--threads 2]
         [--sessions 100] [--urls 1000] [--latency-connections 2] [--many-apps] [--json out.json]
+        [--backend sqlite|redis|redis-cluster|all] [--rounds 3]
 
 Scenarios, all through one nginx on 127.0.0.1 (see README.md): (a) static file, no auth;
 (b) the same file behind ssomw with the decision cache; (c) the same without the cache;
@@ -11,7 +12,8 @@ Scenarios, all through one nginx on 127.0.0.1 (see README.md): (a) static file, 
 Then the logout bound: how long a revoked session still gets 200 while (b) runs. With Caddy
 installed (skip: --no-caddy), the same mix through Caddy: (ac) its static file, (bc) the
 Caddyfile ``ssomw proxy caddy`` prints (forward_auth, no decision cache); in those rows the
-nginx CPU column is Caddy's.
+nginx CPU column is Caddy's. ``--backend all`` measures the gateway on each session store
+in turn (SQLite, Redis, a 3-master Redis Cluster) and ends with one table of their ratios.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from tests.bench.wrkrun import (  # noqa: E402
     write_mix,
 )
 
+BACKENDS = ("sqlite", "redis", "redis-cluster")
 CPU_COLUMNS = ("nginx", "gateway", "baseline", "wrk", "sirq", "other")
 TARGETS = ("b >= 0.5 x a, added p99 (light load) <= 1 ms, c >= 0.8 x d, "
            "logout bound <= 1 s")
@@ -354,7 +357,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sessions", type=int, default=100, help="signed-in users in the mix")
     p.add_argument("--urls", type=int, default=1000, help="distinct URLs, split over 2 apps")
     p.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: cores)")
-    p.add_argument("--backend", choices=("sqlite", "redis", "redis-cluster"), default="sqlite")
+    p.add_argument("--backend", choices=(*BACKENDS, "all"), default="sqlite",
+                   help="the gateway's session store; 'all': each in turn, then one table")
     p.add_argument("--logout-trials", type=int, default=3)
     p.add_argument("--rounds", type=int, default=1,
                    help="measure each scenario N times (interleaved) and report, per scenario, "
@@ -381,16 +385,24 @@ def main(argv: list[str] | None = None) -> int:
     # inherited as ignored), so the finally blocks stop every process.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.default_int_handler)
+    backends = BACKENDS if args.backend == "all" else (args.backend,)
     workdir = Path(tempfile.mkdtemp(prefix="ssomw-bench-"))
     shm = args.cache_dir or (Path("/dev/shm") if Path("/dev/shm").is_dir() else workdir)
     shm_dir = Path(tempfile.mkdtemp(prefix="ssomw-bench-", dir=shm))
-    cache_dir = shm_dir / "cache"
+    outs: dict[str, dict] = {}
     try:
-        out = run(args, workdir, cache_dir)
+        for backend in backends:
+            print(f"\n=== store backend: {backend}", flush=True)
+            args.backend = backend
+            (shm_dir / backend).mkdir()  # nginx makes only the last level of the cache path
+            outs[backend] = run(args, workdir / backend, shm_dir / backend / "cache")
+        if len(backends) > 1:
+            compare(outs)
+        out = outs[backends[0]] if len(backends) == 1 else {"backends": outs}
         out["command"] = " ".join(sys.argv)
         if args.json:
             args.json.write_text(json.dumps(out, indent=2))
-        return 0 if all(out["targets"].values()) else 1
+        return 0 if all(all(o["targets"].values()) for o in outs.values()) else 1
     except KeyboardInterrupt:
         print("interrupted: stopped every process", file=sys.stderr)
         return 130
@@ -400,6 +412,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"work dir kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def compare(outs: dict[str, dict]) -> None:
+    """One table of every backend's ratios and targets (``--backend all``)."""
+    print(f"\n{'backend':14} {'b/a':>5} {'c/d':>5} {'e/c':>5} {'added p99':>10} "
+          f"{'logout':>7} {'Caddy bc/ac':>11}  targets missed")
+    for backend, out in outs.items():
+        r = out["ratios"]
+        worst = max(t["seconds"] for t in out["logout"])
+        caddy = f"{r['bc/ac']:.3f}" if "bc/ac" in r else "-"
+        missed = ", ".join(k for k, ok in out["targets"].items() if not ok) or "none"
+        print(f"{backend:14} {r['b/a']:5.2f} {r['c/d']:5.2f} {r['e/c']:5.2f} "
+              f"{r['added_p99_ms']:7.2f} ms {worst:5.2f} s {caddy:>11}  {missed}")
 
 
 if __name__ == "__main__":
