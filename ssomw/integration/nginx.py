@@ -441,7 +441,10 @@ def preamble(command: str | None, snippet_dir: str | None) -> str:
              "file).",
              "# Made by `ssomw nginx`; after changing apps, hosts, the path prefix, the cookie or",
              "# header names in the gateway's configuration, make it again:",
-             f"#   {again}"]
+             f"#   {again}",
+             "# In nginx.conf's main context (top level, outside http {}), also set",
+             "# `pcre_jit on;`: the decision cache's key maps run regexes on every protected",
+             "# request."]
     if snippet_dir:
         lines += [f"# It includes the snippet files in {snippet_dir}; `--write-snippets DIR` "
                   "writes them",

@@ -61,6 +61,9 @@ class Nginx(Component):
         user = "user root;\n" if os.geteuid() == 0 else ""
         return (
             f"daemon off;\nmaster_process on;\nworker_processes {self.worker_processes};\n{user}"
+            # As the README recommends for every nginx in front of ssomw: the decision cache's
+            # key maps run regexes on each protected request (see ssomw/integration/nginx.py).
+            "pcre_jit on;\n"
             f"pid {w}/nginx.pid;\nerror_log {self.error_log} info;\n"
             "events { worker_connections 4096; }\n"
             "http {\n    include /etc/nginx/mime.types;\n"
