@@ -248,7 +248,17 @@ def test_config_patch_on_a_is_in_force_on_b_within_2s(pair: ScaleOutStack) -> No
         return requests.get(url, headers=API, allow_redirects=False, timeout=5).status_code
 
     assert via_b() == 401
-    current = requests.get(f"{api}/config", headers=auth, timeout=5)
+    # An earlier test may have frozen a Redis master: a worker that has not touched the store
+    # since can fail its first call (a 503, closed). Wait for the API as that test waits for
+    # /auth; the 2 s are timed from the PATCH.
+    answers: list[requests.Response] = []
+
+    def config_read() -> bool:
+        answers.append(requests.get(f"{api}/config", headers=auth, timeout=5))
+        return answers[-1].status_code == 200
+
+    within(config_read, 5.0)
+    current = answers[-1]
     apps = current.json()["apps"]
     apps[0]["rules"] = [{"paths": ["^/docs/"], "policy": "bypass"}, *apps[0]["rules"]]
     changed = requests.patch(f"{api}/config", data=json.dumps({"apps": apps}), timeout=10,
