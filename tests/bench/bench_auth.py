@@ -37,7 +37,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from tests.bench.bench_caddy import CADDY_STATIC_HOST, start_caddy  # noqa: E402
-from tests.bench.bench_stack import APPS, BenchStack, cookie_header  # noqa: E402
+from tests.bench.bench_stack import APPS, BACKENDS, BenchStack, cookie_header  # noqa: E402
 from tests.bench.diagnose import describe, summarize  # noqa: E402
 from tests.bench.wrkrun import (  # noqa: E402
     BROWSER_HEADERS,
@@ -50,7 +50,6 @@ from tests.bench.wrkrun import (  # noqa: E402
     write_mix,
 )
 
-BACKENDS = ("sqlite", "redis", "redis-cluster")
 CPU_COLUMNS = ("nginx", "gateway", "baseline", "wrk", "sirq", "other")
 TARGETS = ("b >= 0.5 x a, added p99 (light load) <= 1 ms, c >= 0.8 x d, "
            "logout bound <= 1 s")

@@ -23,6 +23,7 @@ import requests
 from joserfc import jwt
 
 from ssomw.gateway.runtime import Runtime
+from tests.bench.bench_stack import BACKENDS
 from tests.e2e.stack import CLIENT_ID, Stack
 from tests.support.resolve import patch_localhost_resolution
 
@@ -64,7 +65,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     with patch_localhost_resolution():
-        for backend in ("sqlite", "redis", "redis-cluster"):
+        for backend in BACKENDS:
             stack = Stack(Path(tempfile.mkdtemp(prefix="bench-logout-")), backend=backend)
             try:
                 stack.start()

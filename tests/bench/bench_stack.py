@@ -37,6 +37,7 @@ from tests.support.resolve import patch_localhost_resolution
 from tests.support.signin import sign_in
 
 APPS = ("app-a", "app-b")
+BACKENDS = ("sqlite", "redis", "redis-cluster")  # the session stores the benches measure
 STATIC_HOST = "static.bench.localhost"
 PLACEHOLDER = "http://127.0.0.1:9/bench-static"  # replaced by `root` + `try_files` in nginx
 SNIPPETS = REPO / "nginx"
