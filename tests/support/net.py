@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
+from pathlib import Path
 
 import requests
+
+# Ports handed out for test servers lie below the kernel's ephemeral range, where outgoing
+# connections take their source ports: a port picked from that range (bind to port 0) could be
+# taken by any client socket before the server binds it, which happened (EADDRINUSE at start).
+PORTS_FROM = 15000
+_pick = random.SystemRandom()  # not the seeded `random`: parallel workers must not agree
+
+
+def ephemeral_low(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> int:
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a TCP port that is free on host (loopback) right now.
 
-    The kernel picks it (bind to port 0), so parallel test workers do not collide; the small
-    window until the real server binds it is acceptable for tests.
+    Random among the ports below the ephemeral range (checked by binding it), so neither a
+    parallel test worker nor an outgoing connection is likely to take it before the real
+    server binds it; the kernel's choice (port 0) when that range is too small.
     """
+    low = ephemeral_low()
+    for _ in range(200 if low - PORTS_FROM >= 1000 else 0):
+        port = _pick.randrange(PORTS_FROM, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
