@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import secrets
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from tests.support.net import free_port, port_open
 from tests.support.nginx import Nginx
 from tests.support.oidc_provider import TEST_PASSWORD, OidcProvider, client_metadata
 from tests.support.process import Component
+from tests.support.redis_server import RedisServer
 from tests.support.require import unavailable
 from tests.support.resolve import patch_localhost_resolution
 from tests.support.signin import provider_logout, sign_in
@@ -324,3 +326,16 @@ def test_a_missing_tool_fails_under_ci_and_skips_elsewhere(monkeypatch: pytest.M
     monkeypatch.setenv("CI", ci)
     with pytest.raises(pytest.fail.Exception if outcome == "failed" else pytest.skip.Exception):
         unavailable("slapd is not installed")
+
+
+def test_a_cluster_node_whose_bus_port_was_taken_starts_on_other_ports() -> None:
+    """A CI run lost 64 tests when a Redis Cluster node's bus port was taken between being
+    chosen and bound: the retry must choose the bus port again, not only the client port."""
+    node = RedisServer(cluster_bus=True)
+    taken = node.bus_port
+    assert taken is not None
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        with node:
+            assert node.ping() and node.bus_port != taken

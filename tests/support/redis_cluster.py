@@ -18,7 +18,6 @@ import time
 
 import redis
 
-from tests.support.net import free_port
 from tests.support.redis_server import RedisServer
 
 MASTERS = 3
@@ -28,12 +27,8 @@ class RedisCluster:
     """Three cluster-enabled masters, no replicas; ``flush()`` empties every node."""
 
     def __init__(self, masters: int = MASTERS) -> None:
-        # The bus port is chosen too: by default it is the port + 10,000, and redis-server
-        # refuses to start when that is above 65535 (a free port above 55535, which the kernel
-        # hands out: its ephemeral range here reaches 60999).
-        self.nodes = [RedisServer(extra_args=[
-            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-            "--cluster-port", str(free_port()),
+        self.nodes = [RedisServer(cluster_bus=True, extra_args=[
+            "--cluster-config-file", "nodes.conf",
             "--cluster-node-timeout", "2000", "--cluster-require-full-coverage", "yes",
         ]) for _ in range(masters)]  # fmt: skip
 

@@ -59,6 +59,7 @@ class RedisServer(Component):
         startup_timeout: float = 10.0,
         password: str | None = None,
         workdir: Path | None = None,
+        cluster_bus: bool = False,
     ) -> None:
         if sentinel_for is not None:
             self.name = "redis-sentinel"
@@ -76,6 +77,9 @@ class RedisServer(Component):
         self.binary = binary or find_binary()
         self.start_timeout = startup_timeout
         self.unix_path = str(self.workdir / "redis.sock") if unix_socket else None
+        # A cluster node's bus port is chosen too (re-chosen with the port on a retry): by
+        # default it is the port + 10,000, and redis-server refuses a bus port above 65535.
+        self.bus_port = free_port(host) if cluster_bus else None
 
     # -- addresses -------------------------------------------------------------------------
     @property
@@ -112,6 +116,8 @@ class RedisServer(Component):
             cmd += ["--unixsocket", self.unix_path, "--unixsocketperm", "700"]
         if self.password:
             cmd += ["--requirepass", self.password]
+        if self.bus_port is not None:
+            cmd += ["--cluster-enabled", "yes", "--cluster-port", str(self.bus_port)]
         return cmd + self.extra_args
 
     def launch(self) -> None:
@@ -122,7 +128,8 @@ class RedisServer(Component):
 
     def start(self, timeout: float | None = None) -> RedisServer:
         """Start (or restart after stop()) and wait until it answers PING. Without a fixed
-        port, a lost race for the port is retried on another one (three tries in all)."""
+        port, a lost race for the port (or a cluster node's bus port) is retried on other ones
+        (three tries in all)."""
         tries = 1
         while True:
             try:
@@ -132,6 +139,8 @@ class RedisServer(Component):
                     raise
                 tries += 1
                 self.port = free_port(self.host)
+                if self.bus_port is not None:
+                    self.bus_port = free_port(self.host)
 
     def ping(self, timeout: float = 0.5) -> bool:
         """True if the server answers PING with PONG (not LOADING or an error)."""
