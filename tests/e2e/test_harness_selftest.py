@@ -339,3 +339,9 @@ def test_a_cluster_node_whose_bus_port_was_taken_starts_on_other_ports() -> None
         squatter.listen()
         with node:
             assert node.ping() and node.bus_port != taken
+
+
+def test_free_ports_chosen_before_any_is_bound_are_all_different() -> None:
+    """A cluster's node and bus ports are all chosen before the first node binds one."""
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)

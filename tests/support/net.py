@@ -14,6 +14,10 @@ import requests
 # taken by any client socket before the server binds it, which happened (EADDRINUSE at start).
 PORTS_FROM = 15000
 _pick = random.SystemRandom()  # not the seeded `random`: parallel workers must not agree
+# Ports this process already handed out: a port chosen now is often bound only later (a
+# cluster's three nodes and bus ports are all chosen before the first node starts), so a
+# later pick must not return one that is still free only because its server is not up yet.
+_handed_out: set[int] = set()
 
 
 def ephemeral_low(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> int:
@@ -28,16 +32,22 @@ def free_port(host: str = "127.0.0.1") -> int:
 
     Random among the ports below the ephemeral range (checked by binding it), so neither a
     parallel test worker nor an outgoing connection is likely to take it before the real
-    server binds it; the kernel's choice (port 0) when that range is too small.
+    server binds it, and not one this process handed out recently; the kernel's choice
+    (port 0) when that range is too small.
     """
     low = ephemeral_low()
+    if len(_handed_out) > (low - PORTS_FROM) // 2:
+        _handed_out.clear()
     for _ in range(200 if low - PORTS_FROM >= 1000 else 0):
         port = _pick.randrange(PORTS_FROM, low)
+        if port in _handed_out:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind((host, port))
             except OSError:
                 continue
+            _handed_out.add(port)
             return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
