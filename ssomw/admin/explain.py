@@ -12,7 +12,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from ssomw.core.policy import EMERGENCY_PROVIDER, Identity, is_local_login
+from ssomw.core.apps import is_local_login
+from ssomw.core.assurance import EMERGENCY_PROVIDER, Identity
 from ssomw.core.target import split_url
 from ssomw.gateway.runtime import Runtime
 from ssomw.identity.users import load_user, local_groups

@@ -34,9 +34,9 @@ from typing import Any
 from ssomw.config import Config
 from ssomw.config.validate import profile_header
 from ssomw.config.versions import canonical
+from ssomw.core.assurance import EMERGENCY_PROVIDER, Identity
 from ssomw.core.groups import Grant, GroupPipeline
 from ssomw.core.headers import identity_headers
-from ssomw.core.policy import EMERGENCY_PROVIDER, Identity
 from ssomw.gateway.access import attributes_of
 from ssomw.identity.users import USERS, UserRecord, local_groups
 from ssomw.store.base import SessionRecord, Store

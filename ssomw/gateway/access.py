@@ -15,9 +15,11 @@ from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from ssomw.config.schema import identity_header_names
+from ssomw.core.apps import Api, App, is_local_login
+from ssomw.core.assurance import Identity
 from ssomw.core.headers import identity_headers, to_wsgi
 from ssomw.core.memo import Memo
-from ssomw.core.policy import Api, App, Decision, Identity, Match, is_local_login
+from ssomw.core.policy import Decision, Match
 from ssomw.core.redirects import normalise_host
 from ssomw.core.request_kind import is_navigation
 from ssomw.core.target import Target, raw_cookie, read_cookie, split_target

@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ssomw.core.apps import Api, App
+from ssomw.core.assurance import Identity
 from ssomw.core.claims import ClaimRules, signed_in
 from ssomw.core.memo import Memo
-from ssomw.core.policy import Api, App, Identity
 from ssomw.identity.users import Identities
 from ssomw.oidc.access_tokens import (
     Expectations,

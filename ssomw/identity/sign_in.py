@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ssomw.config import Config
+from ssomw.core.assurance import Assurance, Identity
 from ssomw.core.claims import ClaimRules, sign_in_level, signed_in
-from ssomw.core.policy import Assurance, Identity
 from ssomw.identity.users import Identities
 from ssomw.oidc.client import SignInError, SignInResult
 from ssomw.oidc.flow import PendingLogin

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ssomw.core.policy import Identity
+from ssomw.core.assurance import Identity
 from ssomw.session.cookies import CookieCodec
 from ssomw.store.base import SessionRecord, Store
 from ssomw.telemetry import metrics

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, redirect, request
 
-from ssomw.core.policy import EMERGENCY_PROVIDER
+from ssomw.core.assurance import EMERGENCY_PROVIDER
 from ssomw.core.redirects import safe_redirect
 from ssomw.gateway.runtime import Runtime
 from ssomw.identity.emergency import EmergencyLogin, prepare

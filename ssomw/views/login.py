@@ -17,8 +17,9 @@ from urllib.parse import parse_qs, urlencode
 from flask import Blueprint, current_app, g, redirect, request, session
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ssomw.core.apps import App
+from ssomw.core.assurance import Assurance
 from ssomw.core.networks import address_bucket
-from ssomw.core.policy import App, Assurance
 from ssomw.core.redirects import safe_redirect
 from ssomw.core.target import read_cookie, split_url
 from ssomw.gateway.runtime import Runtime

@@ -26,8 +26,8 @@ from urllib.parse import quote
 
 from flask import Blueprint, request
 
+from ssomw.core.apps import App
 from ssomw.core.memo import Memo
-from ssomw.core.policy import App
 from ssomw.core.target import Target, split_target
 from ssomw.gateway.runtime import Runtime
 from ssomw.session.manager import identity_of

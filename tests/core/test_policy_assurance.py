@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ssomw.core.policy import EMERGENCY_PROVIDER, Assurance, Identity, Policy
+from ssomw.core.assurance import EMERGENCY_PROVIDER, Assurance, Identity
+from ssomw.core.policy import Policy
 
 NOW = 10_000.0
 

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from ssomw.core.policy import Identity, Policy, PolicyError
+from ssomw.core.assurance import Identity
+from ssomw.core.policy import Policy, PolicyError
 
 
 def test_compiled_app_keeps_everything() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ssomw.core.policy import Identity, Policy
+from ssomw.core.assurance import Identity
+from ssomw.core.policy import Policy
 
 POLICY = Policy.build([
     {
