@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -14,7 +13,7 @@ import requests
 
 from tests.support.signin import gateway_logout, provider_logout
 
-from .conftest import API, cli, signed_in, start_stack, status
+from .conftest import API, signed_in, start_stack, status
 from .stack import Stack
 
 
@@ -92,22 +91,24 @@ def test_idle_session_expires(short_stack: Stack):
 
 def test_active_session_still_ends_at_max_lifetime(short_stack: Stack):
     """Requests every 0.4 s (never idle for 2 s) until the session ends. Judged by when each
-    request was sent and answered against the session's own creation time, with no margin:
-    an answer that came back before ``created + 4`` was decided before it (must be 200), and
-    a request sent after ``created + 4 + 1`` (nginx's decision cache) must be refused."""
+    request was sent and answered against the session's creation, which lies between the
+    start and the end of the sign-in: an answer that came back before ``start + 4`` was
+    decided within the lifetime (must be 200), and a request sent after ``end + 4 + 1``
+    (nginx's decision cache) must be refused. (The creation time is not read with the CLI:
+    under load its start-up alone outlasted the 2 s idle timeout and the session was gone.)"""
+    started = time.time()
     session = signed_in(short_stack)
-    listed = cli(short_stack, "list", "--json", "--user", "alice").stdout.splitlines()
-    end = max(json.loads(line)["created"] for line in listed) + 4  # the newest: this one
+    created_by = time.time()
     seen: list[tuple[float, float, int]] = []
     while not seen or seen[-1][2] == 200:
         sent = time.time()
         code = status(session, short_stack)
         seen.append((sent, time.time(), code))
-        assert sent < end + 10, "the session never ended"
+        assert sent < created_by + 4 + 10, "the session never ended"
         time.sleep(0.4)
-    assert all(code == 200 for _, answered, code in seen if answered < end)
-    assert any(answered > end - 2 for _, answered, code in seen if code == 200)  # active
-    assert all(code == 401 for sent, _, code in seen if sent > end + 1)
+    assert all(code == 200 for _, answered, code in seen if answered < started + 4)
+    assert any(answered > started + 2 for _, answered, code in seen if code == 200)  # active
+    assert all(code == 401 for sent, _, code in seen if sent > created_by + 4 + 1)
     assert status(session, short_stack) == 401
 
 
