@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ssomw.config import Config
-from ssomw.config.validate import profile_header
+from ssomw.config.schema import profile_header
 from ssomw.config.versions import canonical
 from ssomw.core.assurance import EMERGENCY_PROVIDER, Identity
 from ssomw.core.groups import Grant, GroupPipeline

@@ -16,8 +16,8 @@ from argon2 import PasswordHasher
 
 from ssomw.broker.clients import described
 from ssomw.cli.common import CONFIG_OPTION, load_or_exit
+from ssomw.config.checks import client_uri_problem
 from ssomw.config.schema import BROKER_SCOPES
-from ssomw.config.validate import client_uri_problem
 
 
 @click.group()

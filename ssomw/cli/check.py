@@ -9,7 +9,8 @@ import click
 
 from ssomw.cli.common import CONFIG_OPTION, load_or_exit
 from ssomw.config import Config, config_path
-from ssomw.config.validate import config_warnings, shown
+from ssomw.config.checks import config_warnings
+from ssomw.config.validate import shown
 from ssomw.config.versions import ConfigVersions
 from ssomw.integration.registration import registration
 from ssomw.store import open_store

@@ -129,6 +129,12 @@ def identity_header_names(section: dict[str, Any]) -> dict[str, str]:
     return {key: value for key, value in section.items() if key not in ("strip", "assertion")}
 
 
+def profile_header(name: str, settings: dict[str, Any]) -> str:
+    """``X-Auth-Request-Department`` for ``department`` unless a header is configured."""
+    return settings.get("header") or "X-Auth-Request-" + "-".join(
+        part.capitalize() for part in name.split("_"))
+
+
 def provider() -> dict[str, Any]:
     endpoint = {**URL}
     return obj({

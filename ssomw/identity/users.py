@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ssomw.config.validate import profile_header
+from ssomw.config.schema import profile_header
 from ssomw.core.claims import SignedIn, scoped_name
 from ssomw.core.groups import Grant, GroupPipeline
 from ssomw.directory.ldap import Directory, DirectoryUnavailable, DirectoryUser

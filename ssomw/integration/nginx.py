@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from ssomw.config import Config
 from ssomw.config.schema import identity_header_names as configured_header_names
-from ssomw.config.validate import profile_header
+from ssomw.config.schema import profile_header
 
 HTTP_SNIPPET, SERVER_SNIPPET, PROTECT_SNIPPET = SNIPPETS = (
     "ssomw-http.conf", "ssomw-server.conf", "ssomw-protect.conf")
