@@ -11,7 +11,8 @@ import redis
 
 from ssomw.config import section_defaults
 from ssomw.store import open_store
-from ssomw.store.redis import RedisStore, parse_cluster_url
+from ssomw.store.redis import RedisStore
+from ssomw.store.redis_connect import parse_cluster_url
 from tests.store.records import make_session
 from tests.support.redis_server import RedisServer
 
