@@ -68,12 +68,15 @@ def test_keys_live_under_the_prefix_and_expire(store: RedisStore, client: redis.
 
 def test_prefixes_isolate_deployments(redis_server: RedisServer, store: RedisStore) -> None:
     other = RedisStore(redis_server.url, key_prefix="app2:")
-    rec = make_session()
-    store.put_session(rec, 60)
-    store.kv_set("n", "k", b"v", 60)
-    assert other.get_session(rec.id) is None
-    assert other.all_sessions() == []
-    assert other.kv_get("n", "k") is None
+    try:
+        rec = make_session()
+        store.put_session(rec, 60)
+        store.kv_set("n", "k", b"v", 60)
+        assert other.get_session(rec.id) is None
+        assert other.all_sessions() == []
+        assert other.kv_get("n", "k") is None
+    finally:
+        other.close()  # else its tracking thread outlives the server and logs the loss
 
 
 def test_expired_index_members_are_dropped_when_read(
