@@ -4,6 +4,8 @@ the trusted-proxy resolution, and log lines carrying nginx's request id."""
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -93,7 +95,19 @@ def test_store_outage_is_counted_and_answered_503(stack, monkeypatch):
                  outcome="unavailable") >= 1
 
 
-def test_json_log_lines_carry_the_request_id_from_nginx(stack, capsys):
+@pytest.fixture
+def gateway_logging() -> Iterator[None]:
+    """Put the "ssomw" logger back as it was: configure_logging binds a handler to this test's
+    captured stderr and stops propagation, so left in place every later log line of the worker
+    went to a closed stream ("Logging error"), and its traceback into whatever else was
+    capturing stderr then (a CliRunner's output, failing a test that compares that output)."""
+    logger = logging.getLogger("ssomw")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
+
+
+def test_json_log_lines_carry_the_request_id_from_nginx(stack, capsys, gateway_logging):
     client, _ = stack
     configure_logging({"format": "json", "level": "info"})
     client.get("/sso/frontchannel-logout?iss=https://idp.example.com&sid=s-1",

@@ -14,6 +14,7 @@ from ssomw.store import open_store
 from ssomw.store.redis import RedisStore
 from ssomw.store.redis_connect import parse_cluster_url
 from tests.store.records import make_session
+from tests.support.patience import CHILD
 from tests.support.redis_server import RedisServer
 
 
@@ -161,8 +162,8 @@ def test_forked_worker_uses_store_created_before_fork(store: RedisStore) -> None
     out = ctx.Queue()
     proc = ctx.Process(target=_child_reads, args=(store, rec.id, out))
     proc.start()
-    assert out.get(timeout=20) is True
-    proc.join(20)
+    assert out.get(timeout=CHILD) is True
+    proc.join(CHILD)
     assert store.get_session(rec.id) == rec
 
 

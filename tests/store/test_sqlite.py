@@ -18,6 +18,7 @@ import pytest
 from ssomw.store import Store, StoreUnavailable
 from ssomw.store.sqlite import _GET, SqliteStore
 from tests.store.records import EVERY_METHOD, make_session
+from tests.support.patience import CHILD
 
 fork = multiprocessing.get_context("fork")
 
@@ -85,8 +86,8 @@ def test_unreadable_file_fails_closed() -> None:
         out = fork.Queue()
         proc = fork.Process(target=_open_as_nobody, args=(path, out))
         proc.start()
-        proc.join(20)
-        assert out.get(timeout=5) == "unavailable"
+        proc.join(CHILD)
+        assert out.get(timeout=CHILD) == "unavailable"
 
 
 def test_store_recovers_once_the_path_is_usable(tmp_path: Path) -> None:
@@ -156,8 +157,8 @@ def test_forked_worker_uses_store_created_before_fork(tmp_path: Path) -> None:
     out = fork.Queue()
     proc = fork.Process(target=_child_uses_inherited_store, args=(store, rec.id, out))
     proc.start()
-    saw_parent_session, child_id = out.get(timeout=20)
-    proc.join(20)
+    saw_parent_session, child_id = out.get(timeout=CHILD)
+    proc.join(CHILD)
     assert proc.exitcode == 0 and saw_parent_session
     assert store.get_session(child_id) is not None  # parent still fine, sees the child's write
     store.put_session(make_session("parent-again"), 60)
@@ -177,9 +178,9 @@ def test_atomic_operations_across_processes(tmp_path: Path) -> None:
     procs = [fork.Process(target=_child_races, args=(store, out)) for _ in range(4)]
     for p in procs:
         p.start()
-    results = [out.get(timeout=30) for _ in procs]
+    results = [out.get(timeout=CHILD) for _ in procs]
     for p in procs:
-        p.join(20)
+        p.join(CHILD)
     assert results.count(True) == 1
     assert store.kv_get("n", "c") == b"200"
 

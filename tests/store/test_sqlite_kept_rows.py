@@ -21,6 +21,7 @@ from ssomw.store.base import SessionRecord
 from ssomw.store.marks import ChangeMarks, KeptRows
 from ssomw.store.sqlite import SqliteStore
 from tests.store.records import make_session
+from tests.support.patience import CHILD
 
 REPO = Path(__file__).resolve().parents[2]
 fork = multiprocessing.get_context("fork")
@@ -96,7 +97,7 @@ def test_a_write_in_another_process_is_seen_by_the_next_read(
 
     proc = fork.Process(target=child)
     proc.start()
-    proc.join(10)
+    proc.join(CHILD)
     assert proc.exitcode == 0
     after = store.get_session(record.id)
     if survives:

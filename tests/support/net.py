@@ -9,6 +9,8 @@ from pathlib import Path
 
 import requests
 
+from tests.support.patience import PORT_RELEASE, STARTUP
+
 # Ports handed out for test servers lie below the kernel's ephemeral range, where outgoing
 # connections take their source ports: a port picked from that range (bind to port 0) could be
 # taken by any client socket before the server binds it, which happened (EADDRINUSE at start).
@@ -63,7 +65,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def wait_port_closed(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+def wait_port_closed(port: int, timeout: float = PORT_RELEASE, host: str = "127.0.0.1") -> None:
     """Wait until nothing listens on host:port any more (a stopped server really freed it)."""
     deadline = time.monotonic() + timeout
     while port_open(port, host):
@@ -86,7 +88,7 @@ def probe_http(
 
 
 def wait_http(
-    url: str, timeout: float = 20.0, expect_status: int | None = None
+    url: str, timeout: float = STARTUP, expect_status: int | None = None
 ) -> requests.Response:
     """Poll url until it answers (with expect_status when given); return the last response.
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from tests.support.net import port_open
+from tests.support.patience import STARTUP
 from tests.support.process import Component
 
 NGINX_BIN = "/usr/sbin/nginx"
@@ -31,7 +32,7 @@ class Nginx(Component):
 
     name = "nginx"
     log_name = "nginx.out"
-    start_timeout = 10.0
+    start_timeout = STARTUP
 
     def __init__(
         self,
@@ -108,7 +109,7 @@ class Nginx(Component):
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         return {int(child) for child in children}
 
-    def reload(self, http_conf: str, timeout: float = 10.0) -> None:
+    def reload(self, http_conf: str, timeout: float = STARTUP) -> None:
         """Replace the http config (tested first) and wait until only new workers are left,
         so the next request is certainly served by the new config."""
         self._write_and_test(http_conf)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol, Self
 
 from tests.support.net import probe_http, wait_port_closed
+from tests.support.patience import STARTUP
 
 
 def _kill_group(proc: subprocess.Popen, grace: float = 5.0, kill: bool = False) -> None:
@@ -128,7 +129,7 @@ def wait_until(process: Watched, ready: Callable[[], bool], timeout: float,
         time.sleep(0.05)
 
 
-def wait_ready(process: Watched, url: str, timeout: float = 20.0, expect_status: int = 200,
+def wait_ready(process: Watched, url: str, timeout: float = STARTUP, expect_status: int = 200,
                headers: dict | None = None) -> None:
     """Poll url until it answers expect_status; fail fast, with the log, if the process dies."""
     last = ["no answer"]
@@ -155,7 +156,7 @@ class Component:
 
     name = "component"
     log_name = "out.log"
-    start_timeout = 20.0
+    start_timeout = STARTUP
     stop_grace = 5.0
 
     def __init__(self, workdir: Path, port: int | None) -> None:

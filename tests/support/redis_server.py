@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tests.support.net import free_port
+from tests.support.patience import STARTUP
 from tests.support.process import Component
 
 DEFAULT_BINARY = "/usr/bin/redis-server"
@@ -56,7 +57,7 @@ class RedisServer(Component):
         sentinel_for: RedisServer | None = None,
         service_name: str = "mymaster",
         binary: str | None = None,
-        startup_timeout: float = 10.0,
+        startup_timeout: float = STARTUP,
         password: str | None = None,
         workdir: Path | None = None,
         cluster_bus: bool = False,

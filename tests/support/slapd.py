@@ -25,6 +25,7 @@ import subprocess
 from pathlib import Path
 
 from tests.support.net import free_port, port_open
+from tests.support.patience import STARTUP
 from tests.support.process import Component
 
 SLAPD = "/usr/sbin/slapd"
@@ -83,7 +84,7 @@ class Slapd(Component):
         tls: bool = False,
         memberof: bool = True,
         size_limit: int | None = None,
-        startup_timeout: float = 15.0,
+        startup_timeout: float = STARTUP,
     ) -> None:
         super().__init__(workdir, port or free_port())
         self.tls = tls
