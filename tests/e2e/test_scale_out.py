@@ -184,7 +184,9 @@ def test_logout_on_b_is_refused_on_a_within_1s(pair: ScaleOutStack) -> None:
     assert on(pair, 0, alice) == 200  # A's nginx has the decision cached too
     gateway_logout(alice, pair.url_on(1, "app-a", "/sso/logout"), allow_redirects=False)
     took = within(lambda: direct(pair, 0, cookie) == 401, LOGOUT_WITHIN)
-    assert took < 0.2  # the gateway itself: as soon as Redis's push arrives
+    # The gateway itself refuses as soon as Redis's push arrives: well before nginx's 1 s
+    # cache (0.5 s leaves room for one slow request on a contended CI host).
+    assert took < 0.5
     session = requests.Session()
     session.cookies.set("ssomw_session", cookie, domain=pair.host("app-a"))
     within(lambda: on(pair, 0, session) == 401, LOGOUT_WITHIN)  # nginx's cache: <= 1 s
