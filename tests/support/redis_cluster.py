@@ -18,6 +18,7 @@ import time
 
 import redis
 
+from tests.support.patience import STARTUP
 from tests.support.redis_server import RedisServer
 
 MASTERS = 3
@@ -48,7 +49,7 @@ class RedisCluster:
         self.wait_ok()
         return self
 
-    def wait_ok(self, timeout: float = 30.0) -> None:
+    def wait_ok(self, timeout: float = STARTUP) -> None:
         """Until every node reports ``cluster_state:ok`` and knows all the others."""
         deadline = time.monotonic() + timeout
         while True:

@@ -32,6 +32,13 @@ DEFAULT_BINARY = "/usr/bin/redis-server"
 
 
 def find_binary() -> str:
+    """The server every test runs: ``$SSOMW_TEST_REDIS_SERVER`` when set (a ``valkey-server``,
+    say, since Debian packages only Redis), else Debian's ``redis-server``."""
+    chosen = os.environ.get("SSOMW_TEST_REDIS_SERVER")
+    if chosen:
+        if not os.access(chosen, os.X_OK):
+            raise FileNotFoundError(f"SSOMW_TEST_REDIS_SERVER={chosen} is not an executable")
+        return chosen
     found = shutil.which("redis-server") or (
         DEFAULT_BINARY if os.access(DEFAULT_BINARY, os.X_OK) else None
     )
