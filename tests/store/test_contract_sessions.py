@@ -136,14 +136,16 @@ def test_expires_is_honoured_over_time(store: Store) -> None:
 
 
 def test_touch_slides_idle_deadline(store: Store) -> None:
+    """Alive 1.2 s after the put (past the first 1 s deadline) because of the touch at 0.6 s;
+    gone 1 s after that touch. Each step leaves 0.4 s for a slow, busy machine."""
     rec = make_session()
-    store.put_session(rec, 0.4)
-    time.sleep(0.25)
-    store.touch_session(rec.id, time.time(), 0.4)
-    time.sleep(0.25)
+    store.put_session(rec, 1.0)
+    time.sleep(0.6)
+    store.touch_session(rec.id, time.time(), 1.0)
+    time.sleep(0.6)
     alive = store.get_session(rec.id)
     assert alive is not None and alive.last_seen > rec.last_seen
-    time.sleep(0.3)
+    time.sleep(1.0)
     assert store.get_session(rec.id) is None
 
 
