@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -128,10 +127,17 @@ class Gateway:
             return stack.doors(environ, start_response)
         return stack.pages(environ, start_response)
 
+    def close(self) -> None:
+        """Stop this process's upkeep threads (purge, config watch, broker logout) for good.
+        A Gateway that is done serving but stays in a process (a test, an embedding app) would
+        otherwise keep polling a store that may be gone, and a fork taken while one of them is
+        inside SQLite can leave the child stuck on SQLite's lock."""
+        for thread in (self.housekeeper.thread, self.watcher, self.broker_logout):
+            thread.stop()
+
     def _broker_logout(self) -> None:
         """Back-channel logout to broker clients, about once a second (``broker/logout.py``)."""
-        while True:
-            time.sleep(BROKER_ROUND)
+        while not self.broker_logout.pause(BROKER_ROUND):
             broker = self.stack.broker
             if broker is not None:
                 safe_round(broker.fan_out)
@@ -139,8 +145,7 @@ class Gateway:
     def _watch(self) -> None:
         source = self.file_config.source
         mtime = source.stat().st_mtime if source and source.exists() else None
-        while True:
-            time.sleep(WATCH_INTERVAL)
+        while not self.watcher.pause(WATCH_INTERVAL):
             try:
                 if self.from_store:
                     self.reload_from_store()

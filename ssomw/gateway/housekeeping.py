@@ -77,16 +77,28 @@ class ProcessThread:
         self.name = name
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     def ensure_started(self) -> None:
         thread = self._thread
-        if thread is not None and thread.is_alive():
+        if (thread is not None and thread.is_alive()) or self._stopping.is_set():
             return
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self.target, name=self.name,
                                                  daemon=True)
                 self._thread.start()
+
+    def pause(self, seconds: float) -> bool:
+        """The target's sleep between rounds; True once :meth:`stop` was called (end the loop)."""
+        return self._stopping.wait(seconds)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the loop at its next pause, wait for it, and never start it again."""
+        self._stopping.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
 
 class Housekeeper:
@@ -100,8 +112,7 @@ class Housekeeper:
 
     def _run(self) -> None:
         next_sync = time.monotonic()
-        while True:
-            time.sleep(self.interval)
+        while not self.thread.pause(self.interval):
             try:
                 runtime = self.current()
                 purge_round(runtime)

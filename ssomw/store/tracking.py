@@ -38,6 +38,7 @@ T = TypeVar("T")
 HEARTBEAT = 0.1  # seconds between PINGs on the tracking connection
 TRUST = 0.5  # kept records are used for this long after the last answered PING was sent
 RETRY = 0.25  # wait before reconnecting after a failure
+STOP_WAIT = 2.0  # close() waits this long at most (a read can block for the socket timeout)
 
 
 class TrackedRecords(Generic[T]):
@@ -99,11 +100,15 @@ class TrackedRecords(Generic[T]):
             self._rows.clear()
 
     def close(self) -> None:
-        """Stop the thread (a later :meth:`get` starts a new one)."""
+        """Stop the thread and wait (briefly: it checks between heartbeats) until it is gone;
+        a later :meth:`get` starts a new one."""
         self._stop.set()
         self._trusted_until = 0.0
+        thread, mine = self._thread, self._pid == current_pid()
         self._pid = 0
         self.forget_all()
+        if mine and thread is not None and thread is not threading.current_thread():
+            thread.join(STOP_WAIT)
 
     # -- the tracking thread ---------------------------------------------------------------
     def _start(self) -> None:

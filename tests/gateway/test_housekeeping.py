@@ -6,10 +6,12 @@ import time
 from pathlib import Path
 
 import yaml
+from werkzeug.test import Client
 
 from ssomw.config import from_text
 from ssomw.gateway.housekeeping import purge_round
 from ssomw.gateway.runtime import Runtime
+from ssomw.wsgi import Gateway
 
 
 def runtime(tmp_path: Path) -> Runtime:
@@ -42,3 +44,29 @@ def test_one_purge_per_interval_across_workers(tmp_path: Path):
     first, second = runtime(tmp_path), runtime(tmp_path)  # two workers, one store
     assert purge_round(first) == 0
     assert purge_round(second) is None
+
+
+def test_a_closed_gateway_stops_its_upkeep_threads_and_never_restarts_them(tmp_path: Path):
+    config = from_text(yaml.safe_dump({
+        "store": {"path": str(tmp_path / "s.db")},
+        "session": {"secret_keys": ["k" * 40], "secure": False},
+        "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "gw",
+                       "client_secret": "s"}],
+        "apps": [{"id": "wiki", "hosts": ["wiki.example.com"]}],
+    }))
+    gateway = Gateway(config)
+    client = Client(gateway)
+    client.get("/sso/healthz")  # the first request starts the threads
+    upkeep = (gateway.housekeeper.thread, gateway.watcher, gateway.broker_logout)
+    mine = [t._thread for t in upkeep]
+    assert all(t is not None and t.is_alive() for t in mine)
+    assert {t.name for t in mine if t} == {"ssomw-housekeeping", "ssomw-config-watch",
+                                           "ssomw-broker-logout"}
+    started = time.monotonic()
+    gateway.close()
+    assert time.monotonic() - started < 2  # each wakes from its pause at once, not next round
+    assert not any(t and t.is_alive() for t in mine)
+    ended = [t._thread for t in upkeep]
+    gateway._threads_for = None  # as if in a new process: a request would start them again
+    assert client.get("/sso/healthz").status_code == 200  # still serves
+    assert [t._thread for t in upkeep] == ended  # no new thread was started
