@@ -270,5 +270,7 @@ def test_emergency_posts_in_flight_do_not_stall_auth(stack: EmergencyStack):
         time.sleep(0.1)
     for t in threads:
         t.join()
-    assert max(timings) < 0.3, timings
+    # A worker held by an emergency POST would stall /sso/auth for the whole POST (seconds:
+    # min_response_time is 10 s here); 1 s leaves room for a busy host, where 0.35 s was seen.
+    assert max(timings) < 1.0, timings
     assert len(sent) >= 8, "the POSTs kept coming"
