@@ -47,14 +47,8 @@ def test_one_purge_per_interval_across_workers(tmp_path: Path):
 
 
 def test_a_closed_gateway_stops_its_upkeep_threads_and_never_restarts_them(tmp_path: Path):
-    config = from_text(yaml.safe_dump({
-        "store": {"path": str(tmp_path / "s.db")},
-        "session": {"secret_keys": ["k" * 40], "secure": False},
-        "providers": [{"id": "idp", "issuer": "https://idp.example.com", "client_id": "gw",
-                       "client_secret": "s"}],
-        "apps": [{"id": "wiki", "hosts": ["wiki.example.com"]}],
-    }))
-    gateway = Gateway(config)
+    built = runtime(tmp_path)
+    gateway = Gateway(built.config, built)
     client = Client(gateway)
     client.get("/sso/healthz")  # the first request starts the threads
     upkeep = (gateway.housekeeper.thread, gateway.watcher, gateway.broker_logout)
